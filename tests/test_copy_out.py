@@ -1,0 +1,58 @@
+"""maml.py alone, copied next to a student's own model, meta-trains it: no tinymeta needed."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import tinymeta
+
+STUDENT = r'''
+import sys
+sys.modules["tinymeta"] = None  # any import of tinymeta now fails: maml.py must stand alone
+import numpy as np
+import autograd.numpy as anp
+from autograd import grad
+from collections import namedtuple
+import maml
+
+# the student's own model: a quadratic in x, parameters [w (3,)] with an optional task axis
+def loss(params, x, y):
+    (w,) = params
+    features = anp.concatenate([x ** 0, x, x ** 2], axis=-1)  # (..., K, 3)
+    pred = anp.sum(features * w[..., None, :], axis=-1, keepdims=True)
+    return anp.mean((pred - y) ** 2, axis=(-2, -1))
+
+Batch = namedtuple("Batch", "x_support y_support x_query y_query")
+def sample(rng, n, k):  # tasks: y = a + b x^2 with a ~ U[2, 4], b ~ U[-1, 1]
+    a, b = rng.uniform(2, 4, (n, 1, 1)), rng.uniform(-1, 1, (n, 1, 1))
+    xs, xq = rng.uniform(-1, 1, (n, k, 1)), rng.uniform(-1, 1, (n, k, 1))
+    return Batch(xs, a + b * xs ** 2, xq, a + b * xq ** 2)
+
+rng = np.random.default_rng(0)
+params = [np.zeros(3)]
+test = sample(np.random.default_rng(1), 200, 5)
+before = maml.meta_loss(params, test, loss, inner_lr=0.3, inner_steps=1)
+meta_grad = grad(maml.meta_loss)
+for _ in range(300):
+    g = meta_grad(params, sample(rng, 10, 5), loss, inner_lr=0.3, inner_steps=1)
+    params = [p - 0.1 * gi for p, gi in zip(params, g)]
+after = maml.meta_loss(params, test, loss, inner_lr=0.3, inner_steps=1)
+print(before, after)
+assert after < 0.2 * before, (before, after)
+'''
+
+
+def test_maml_py_alone_meta_trains_a_students_model(tmp_path):
+    shutil.copy(Path(tinymeta.__file__).with_name("maml.py"), tmp_path / "maml.py")
+    (tmp_path / "student.py").write_text(STUDENT)
+    run = subprocess.run([sys.executable, "student.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    before, after = map(float, run.stdout.split())
+    assert after < 0.2 * before
+
+
+def test_algorithm_modules_import_only_numpy_and_autograd():
+    for name in ("maml.py", "reptile.py"):
+        source = Path(tinymeta.__file__).with_name(name).read_text()
+        imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+        assert imports and all(line.split()[1].split(".")[0] in ("numpy", "autograd") for line in imports), imports

@@ -1,0 +1,62 @@
+"""A tiny multilayer perceptron as pure functions over a flat list of float64 arrays.
+
+params = [W1, b1, W2, b2, ...] with W of shape (n_in, n_out) and b of shape (n_out,).
+Every array may carry the same extra leading task axes, (T, n_in, n_out) and (T, n_out),
+so that one call evaluates T different networks on T different tasks at once.
+"""
+import autograd.numpy as np
+
+
+def init(rng, sizes=(1, 40, 40, 1)):
+    """Random parameters for an MLP with layer widths `sizes`, e.g. (1, 40, 40, 1).
+
+    He (Kaiming) normal initialisation, W ~ N(0, 2 / n_in), and zero biases: with ReLU
+    hidden layers this keeps the variance of the activations roughly constant from layer
+    to layer (He et al. 2015), so the network starts neither flat nor exploding.
+    `rng` is a numpy.random.Generator. Returns [W1, b1, W2, b2, ...] in float64.
+    """
+    sizes = tuple(int(s) for s in sizes)
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        params.append(rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out)))
+        params.append(np.zeros(n_out))
+    return params
+
+
+def predict(params, x):
+    """Network output for inputs x of shape (..., K, n_in); returns (..., K, n_out).
+
+    ReLU hidden layers, linear output layer. Leading task axes of x must match those of
+    the parameters (or be absent from one of them, and broadcast).
+    """
+    check(params, x)
+    h = x
+    for W, b in zip(params[:-2:2], params[1:-2:2]):
+        h = np.maximum(h @ W + b[..., None, :], 0.0)  # (..., K, n_hidden)
+    return h @ params[-2] + params[-1][..., None, :]
+
+
+def mse(params, x, y):
+    """Mean squared error per task: x (..., K, n_in), y (..., K, n_out) -> shape x.shape[:-2]."""
+    check(params, x)
+    if np.shape(y)[-2:] != (np.shape(x)[-2], np.shape(params[-1])[-1]):
+        raise ValueError(f"y must have shape (..., {np.shape(x)[-2]}, "
+                         f"{np.shape(params[-1])[-1]}) to match x {np.shape(x)}, got {np.shape(y)}")
+    return np.mean((predict(params, x) - y) ** 2, axis=(-2, -1))
+
+
+def check(params, x):
+    """Raise a ValueError naming the shapes if params and x do not fit together."""
+    if len(params) < 2 or len(params) % 2:
+        raise ValueError(f"params must be [W1, b1, W2, b2, ...], got {len(params)} arrays")
+    if np.ndim(x) < 2:
+        raise ValueError(f"x must have shape (..., K, n_in), got {np.shape(x)}")
+    n = np.shape(x)[-1]
+    for i in range(0, len(params), 2):
+        W, b = np.shape(params[i]), np.shape(params[i + 1])
+        if len(W) < 2 or W[-2] != n or b[-1:] != W[-1:]:
+            raise ValueError(f"layer {i // 2 + 1}: W {W} and b {b} do not take inputs of "
+                             f"width {n} (x has shape {np.shape(x)})")
+        n = W[-1]
