@@ -1,0 +1,301 @@
+"""python -m tinymeta: parsing, every bad input, checkpoints, resume, Ctrl-C, divergence, evaluate, plot.
+
+Runs use a tiny network (--hidden 8) and few tasks so the whole file stays fast.
+"""
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+from autograd import grad
+
+from tinymeta import checkpoint, cli, maml, mlp, reptile, sinusoid, train
+from tinymeta.evaluate import evaluate
+
+TINY = ["--hidden", "8", "--meta-batch", "4", "--shots", "5", "--quiet"]
+
+
+def run_cli(capsys, *argv):
+    """(exit status, stdout, stderr) of `python -m tinymeta *argv`, in this process."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def npz(run_dir):
+    with np.load(os.path.join(run_dir, "checkpoint.npz")) as f:
+        return {k: f[k] for k in f.files}
+
+
+def assert_same_checkpoint(a, b):
+    a, b = npz(a), npz(b)
+    assert sorted(a) == sorted(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and np.array_equal(a[k], b[k]), k
+
+
+@pytest.fixture
+def tiny_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, "train", "maml", *TINY, "--iterations", 30, "--out", out)[0] == 0
+    return out
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "plot", "demo"])
+def test_help(capsys, command):
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0 and "usage: tinymeta " + command in out
+
+
+def test_train_writes_config_and_checkpoint(tiny_run):
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config == dict(train.DEFAULTS, algorithm="maml", hidden=[8], meta_batch=4, shots=5, iterations=30)
+    arrays = npz(tiny_run)
+    assert int(arrays["iteration"]) == 30 and arrays["history"].shape == (30,)
+    assert [arrays[f"meta/params/{i}"].shape for i in range(4)] == [(1, 8), (8,), (8, 1), (1,)]
+    assert not [p for p in os.listdir(tiny_run) if p.endswith(".tmp")]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("argv, bad", [
+    (["train", "mamll"], "'mamll'"),
+    (["train", "maml", "--shots", "0"], "'0'"),
+    (["train", "maml", "--iterations", "-5"], "'-5'"),
+    (["train", "maml", "--meta-batch", "2.5"], "'2.5'"),
+    (["train", "maml", "--inner-steps", "0"], "'0'"),
+    (["train", "maml", "--inner-lr", "0"], "'0'"),
+    (["train", "maml", "--inner-lr", "nan"], "'nan'"),
+    (["train", "maml", "--meta-lr", "-0.001"], "'-0.001'"),
+    (["train", "maml", "--seed", "-1"], "'-1'"),
+    (["train"], "give an algorithm"),
+    (["evaluate", "RUN", "--steps", "0"], "'0'"),
+    (["evaluate", "RUN", "--tasks", "many"], "'many'"),
+    (["evaluate", "RUN", "--shots", "-3"], "'-3'"),
+    (["evaluate", "NOWHERE"], "no run folder"),
+    (["plot", "NOWHERE"], "no run folder"),
+    (["train", "--resume", "NOWHERE"], "no run folder"),
+    (["train", "--resume", "RUN", "--iterations", "10"], "--iterations 10 is fewer than the 30"),
+    (["train", "--resume", "RUN", "--shots", "3"], "not shots"),
+    (["train", "maml", "--out", "RUN"], "already holds a run"),
+])
+def test_bad_input_is_one_line_naming_it(capsys, tiny_run, argv, bad):
+    argv = [str(tiny_run) if a == "RUN" else str(tiny_run.parent / a) if a == "NOWHERE" else a for a in argv]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and bad in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "no config", "other config", "unknown algorithm"])
+def test_corrupt_or_foreign_checkpoint_is_one_line(capsys, tiny_run, damage):
+    path = tiny_run / "checkpoint.npz"
+    if damage == "garbage":
+        path.write_bytes(b"not a zip file at all")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:1000])
+    elif damage == "foreign":
+        np.savez(path, weights=np.ones(3))
+    elif damage == "no config":
+        (tiny_run / "config.json").unlink()
+    else:
+        config = json.loads((tiny_run / "config.json").read_text())
+        config.update(hidden=[9]) if damage == "other config" else config.update(algorithm="nosuch")
+        (tiny_run / "config.json").write_text(json.dumps(config))
+    for command in (["evaluate", tiny_run], ["plot", tiny_run], ["train", "--resume", tiny_run, "--iterations", 40]):
+        code, out, err = run_cli(capsys, *command)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and str(tiny_run) in err, err
+        assert "Traceback" not in err
+
+
+def test_checkpoint_round_trip(tmp_path):
+    rng = np.random.default_rng(3)
+    meta = {"params": [rng.normal(size=(2, 3)), rng.normal(size=3)], "lr": [np.full((2, 3), 0.1), np.float64(0.5)]}
+    rng.normal(size=7)  # move the generator somewhere
+    state = dict(meta=meta, adam=(12, rng.normal(size=10), rng.random(10)), rng=rng, iteration=12,
+                 history=list(rng.random(12)))
+    checkpoint.save(tmp_path, state)
+    (tmp_path / "config.json").write_text("{}")
+    config, back = checkpoint.load(tmp_path)
+    assert config == {} and back["iteration"] == 12 and back["history"] == state["history"]
+    assert back["adam"][0] == 12 and all(np.array_equal(a, b) for a, b in zip(back["adam"][1:], state["adam"][1:]))
+    assert sorted(back["meta"]) == ["lr", "params"] and isinstance(back["meta"]["params"], list)
+    for key in meta:
+        assert all(np.array_equal(a, b) for a, b in zip(back["meta"][key], meta[key]))
+    assert np.array_equal(back["rng"].random(5), rng.random(5))  # the generator continues where it was
+
+
+@pytest.mark.parametrize("algorithm", list(train.ALGORITHMS))
+def test_resume_is_bit_identical(capsys, tmp_path, algorithm):
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert run_cli(capsys, "train", algorithm, *TINY, "--iterations", 12, "--out", whole)[0] == 0
+    assert run_cli(capsys, "train", algorithm, *TINY, "--iterations", 5, "--out", parts)[0] == 0
+    assert run_cli(capsys, "train", "--resume", parts, "--iterations", 9)[0] == 0
+    assert run_cli(capsys, "train", "--resume", parts, "--iterations", 12)[0] == 0
+    assert_same_checkpoint(whole, parts)
+    assert json.loads((parts / "config.json").read_text())["iterations"] == 12
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_bit_identically(capsys, tmp_path):
+    out = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "tinymeta", "train", "maml", *TINY[:-1], "--iterations", str(10**8),
+                              "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    first = child.stderr.readline()  # the first progress line: training is under way
+    assert first.startswith("maml 1/100000000"), first
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert "interrupted at iteration" in err and "Traceback" not in err
+    done = int(npz(out)["iteration"])
+    assert done >= 1
+    assert run_cli(capsys, "train", "--resume", out, "--iterations", done + 3)[0] == 0
+    fresh = tmp_path / "fresh"
+    assert run_cli(capsys, "train", "maml", *TINY, "--iterations", done + 3, "--out", fresh)[0] == 0
+    assert_same_checkpoint(out, fresh)
+
+
+def test_divergence_stops_naming_the_iteration_and_keeps_a_good_checkpoint(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "maml", *TINY, "--meta-lr", "1e300", "--iterations", 50, "--out", out)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    arrays = npz(out)
+    done = int(arrays["iteration"])
+    assert f"at iteration {done + 1}:" in err and f"checkpoint of iteration {done} kept" in err, err
+    assert done < 50 and all(np.all(np.isfinite(a)) for k, a in arrays.items() if k.startswith(("meta/", "adam/")))
+    assert arrays["history"].shape == (done,) and np.all(np.isfinite(arrays["history"]))
+
+
+def replay_training_draws(iterations):
+    """The training tasks' amplitudes of a TINY maml run with seed 0, and the generator after them."""
+    rng = train.task_stream(0, "train")
+    mlp.init(rng, (1, 8, 1))  # initialisation comes first, then one meta-batch per iteration
+    return np.concatenate([sinusoid.sample_tasks(rng, 4, 5, 5).amplitude for _ in range(iterations)]), rng
+
+
+def test_evaluation_and_validation_tasks_are_never_training_tasks(tmp_path):
+    seen, replayed = replay_training_draws(300)
+    train.start(tmp_path, train.make_config("maml", hidden=[8], meta_batch=4, shots=5, iterations=300))
+    _, state = train.run(tmp_path, 300, quiet=True)
+    assert state["rng"].bit_generator.state == replayed.bit_generator.state  # the replay is what training drew
+    test = sinusoid.sample_tasks(train.task_stream(0, "evaluate"), 1000, 5, 5).amplitude  # the same seed, 0
+    valid = sinusoid.sample_tasks(train.validation_stream(0), 1000, 5, 5).amplitude
+    assert len(set(seen)) == 1200 and len(set(test)) == len(set(valid)) == 1000
+    assert not set(seen) & set(test) and not set(seen) & set(valid) and not set(test) & set(valid)
+
+
+def test_evaluation_matches_a_per_task_loop_and_the_ci_formula(tiny_run):
+    config, state, _ = train.load(tiny_run)
+    records = evaluate(state["meta"], train.ALGORITHMS["maml"], config, train.task_stream(4, "evaluate"), 5, 3, 40)
+    assert [r["steps"] for r in records] == [0, 1, 2, 3] and all(r["tasks"] == 40 for r in records)
+    tasks = sinusoid.sample_tasks(train.task_stream(4, "evaluate"), 40, 5, 5)
+    grid = np.linspace(-5, 5, 100)[:, None]
+    for r in records:
+        query, whole = [], []
+        for t in range(40):  # one task at a time, SGD by hand
+            w = state["meta"]["params"]
+            for _ in range(r["steps"]):
+                g = grad(mlp.mse)(w, tasks.x_support[t], tasks.y_support[t])
+                w = [p - config["inner_lr"] * gp for p, gp in zip(w, g)]
+            query.append(mlp.mse(w, tasks.x_query[t], tasks.y_query[t]))
+            whole.append(np.mean((mlp.predict(w, grid) - tasks.amplitude[t] * np.sin(grid - tasks.phase[t])) ** 2))
+        for values, mse, ci in ((query, "mse_query", "ci_query"), (whole, "mse_grid", "ci_grid")):
+            values = np.array(values)
+            assert np.isclose(r[mse], values.mean(), rtol=1e-10)
+            assert np.isclose(r[ci], 1.96 * values.std(ddof=1) / np.sqrt(40), rtol=1e-10)
+
+
+def test_evaluate_json_and_table(capsys, tiny_run):
+    code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", 2, "--tasks", 20, "--json")
+    records = json.loads(out)
+    assert code == 0 and [sorted(r) for r in records] == [sorted("steps mse_query ci_query mse_grid ci_grid tasks".split())] * 3
+    code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", 2, "--tasks", 20)
+    rows = out.splitlines()[2:]
+    assert code == 0 and len(rows) == 3
+    for row, r in zip(rows, records):
+        assert row.split() == [str(r["steps"]), f"{r['mse_query']:.4f}", "±", f"{r['ci_query']:.4f}",
+                               f"{r['mse_grid']:.4f}", "±", f"{r['ci_grid']:.4f}"]
+
+
+def test_plot_writes_a_png(capsys, tiny_run, tmp_path):
+    code, out, _ = run_cli(capsys, "plot", tiny_run)
+    assert code == 0 and (tiny_run / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, _ = run_cli(capsys, "plot", tiny_run, "--out", tmp_path / "other.png")
+    assert code == 0 and (tmp_path / "other.png").stat().st_size > 10_000
+
+
+def test_maml_and_reptile_directions_are_the_library_ones():
+    rng = np.random.default_rng(0)
+    meta, tasks = {"params": mlp.init(rng, (1, 8, 1))}, sinusoid.sample_tasks(rng, 4, 5, 5)
+    config = train.make_config("maml", inner_steps=2)
+    _, g = train.ALGORITHMS["maml"].loss_and_grad(meta, tasks, config, 1)
+    exact = grad(maml.meta_loss)(meta["params"], tasks, mlp.mse, 0.01, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(g["params"], exact))
+    loss, g = train.ALGORITHMS["reptile"].loss_and_grad(meta, tasks, config, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(g["params"], reptile.meta_gradient(meta["params"], tasks, mlp.mse, 0.01, 2)))
+    fast = maml.adapt(meta["params"], tasks.x_support, tasks.y_support, mlp.mse, 0.01, 2)
+    assert loss == np.mean(mlp.mse(fast, tasks.x_query, tasks.y_query))
+
+
+def test_adam_against_the_textbook_per_array():
+    rng = np.random.default_rng(1)
+    meta = {"params": [rng.normal(size=(2, 3)), rng.normal(size=3)], "lr": [rng.random(3)]}
+    state, mine = (0, np.zeros(12), np.zeros(12)), meta
+    ref = {k: [a.copy() for a in v] for k, v in meta.items()}
+    moments = {k: [(np.zeros_like(a), np.zeros_like(a)) for a in v] for k, v in meta.items()}
+    for t in range(1, 6):
+        grads = {k: [rng.normal(size=a.shape) for a in v] for k, v in meta.items()}
+        mine, state = train.adam(mine, grads, state, 0.01)
+        for k in ref:
+            for i, g in enumerate(grads[k]):
+                m, v = moments[k][i]
+                m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+                moments[k][i] = (m, v)
+                ref[k][i] = ref[k][i] - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    assert state[0] == 5
+    for k in ref:
+        assert all(np.allclose(a, b, rtol=1e-13, atol=1e-15) for a, b in zip(mine[k], ref[k]))
+
+
+def test_progress_lines_when_not_a_terminal():
+    stream = io.StringIO()
+    progress = train.Progress("maml", 0, 1000, quiet=False, stream=stream)
+    for i in range(1, 1001):
+        progress.update(i, 1.0)
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1/1000"] + [f"{i}/1000" for i in range(100, 1001, 100)]
+    assert all("loss 1 " in line and "it/s" in line and "left" in line for line in lines)
+    quiet = io.StringIO()
+    progress = train.Progress("maml", 0, 10, quiet=True, stream=quiet)
+    for i in range(1, 11):
+        progress.update(i, 1.0)
+    assert quiet.getvalue() == ""
+
+
+def test_algorithm_options_become_flags(capsys, tmp_path, monkeypatch):
+    def loss_and_grad(meta, tasks, config, iteration):  # MAML, and a zero gradient for the extra entry
+        loss, g = train.maml_loss_and_grad(meta, tasks, config, iteration)
+        return loss, dict(g, scale=np.float64(0.0))
+
+    toy = train.Algorithm(lambda params, config: {"params": params, "scale": np.float64(config["scale"])},
+                          loss_and_grad, train.sgd_adapt, options={"scale": 0.5})
+    monkeypatch.setitem(train.ALGORITHMS, "toy", toy)
+    code, _, err = run_cli(capsys, "train", "toy", *TINY, "--scale", "0.25", "--iterations", 2, "--out", tmp_path / "t")
+    assert code == 0, err
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["scale"] == 0.25
+    assert float(npz(tmp_path / "t")["meta/scale"]) == 0.25
+    code, _, err = run_cli(capsys, "train", "maml", "--scale", "0.25", "--out", tmp_path / "m")
+    assert code == 2 and "maml does not take scale" in err
+
+
+def test_bench_dispatches_lazily(capsys, monkeypatch):
+    calls = []
+    monkeypatch.setitem(sys.modules, "tinymeta.bench", types.SimpleNamespace(main=lambda argv: calls.append(argv) or 0))
+    assert run_cli(capsys, "bench", "--quick")[0] == 0 and calls == [["--quick"]]
+    monkeypatch.setitem(sys.modules, "tinymeta.bench", None)  # as if bench.py were missing
+    code, _, err = run_cli(capsys, "bench")
+    assert code == 2 and err.strip() == "tinymeta bench: error: tinymeta/bench.py is not in this checkout"

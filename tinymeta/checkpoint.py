@@ -1,0 +1,99 @@
+"""A run's checkpoint: DIR/checkpoint.npz, written atomically, read back bit for bit.
+
+The .npz holds a format marker, every meta-parameter array under its path ("meta/params/0",
+"meta/lr/2", ...), Adam's state ("adam/t", "adam/m", "adam/v"), the task generator's state
+(JSON), the iteration and the per-iteration meta-loss history. DIR/config.json holds the run's
+configuration. Nothing is pickled, so loading a checkpoint cannot run code.
+"""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+FORMAT = "tinymeta checkpoint v1"
+
+
+class CheckpointError(ValueError):
+    """A missing, corrupt or foreign run folder; the message is one line naming it."""
+
+
+def save(run_dir, state):
+    """Write state (meta, adam=(t, m, v), rng, iteration, history) to run_dir/checkpoint.npz.
+
+    Atomic: a temporary file in the same folder is written, flushed to disk, then renamed over
+    the old checkpoint, so a crash at any moment leaves the old or the new one, never half of one.
+    """
+    t, m, v = state["adam"]
+    arrays = dict(leaves(state["meta"], "meta"), format=np.array(FORMAT), iteration=np.array(state["iteration"]),
+                  history=np.array(state["history"], dtype=np.float64), rng=np.array(json.dumps(state["rng"].bit_generator.state)))
+    arrays.update({"adam/t": np.array(t), "adam/m": m, "adam/v": v})
+    with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".checkpoint-", suffix=".tmp", delete=False) as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(f.name, os.path.join(run_dir, "checkpoint.npz"))
+
+
+def load(run_dir):
+    """(config, state) of the run in run_dir; raises CheckpointError naming what is wrong."""
+    if not os.path.isdir(run_dir):
+        raise CheckpointError(f"no run folder {run_dir!r}")
+    path, config_path = os.path.join(run_dir, "checkpoint.npz"), os.path.join(run_dir, "config.json")
+    for p in (config_path, path):
+        if not os.path.isfile(p):
+            raise CheckpointError(f"{p} is missing: {run_dir!r} is not a tinymeta run folder")
+    try:
+        with open(config_path) as f:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{config_path} is not readable JSON ({e})") from None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as e:  # a truncated or foreign file can fail in many ways; all mean "unreadable"
+        raise CheckpointError(f"{path} is corrupt or not an .npz file ({type(e).__name__}: {e})") from None
+    if "format" not in arrays or arrays["format"].shape != () or str(arrays["format"]) != FORMAT:
+        raise CheckpointError(f"{path} is not a {FORMAT!r} file")
+    try:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(str(arrays["rng"]))
+        state = dict(meta=unleaves(arrays, "meta"), rng=rng, iteration=int(arrays["iteration"]),
+                     adam=(int(arrays["adam/t"]), arrays["adam/m"], arrays["adam/v"]), history=arrays["history"].tolist())
+    except (KeyError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})") from None
+    return config, state
+
+
+def leaves(tree, prefix):
+    """{path: array} for a nesting of dicts and lists: {"meta": {"params": [a, b]}} -> meta/params/0, meta/params/1."""
+    if isinstance(tree, dict):
+        items = tree.items()
+    elif isinstance(tree, (list, tuple)):
+        items = enumerate(tree)
+    else:
+        return {prefix: np.asarray(tree)}
+    out = {}
+    for key, value in items:
+        out.update(leaves(value, f"{prefix}/{key}"))
+    return out
+
+
+def unleaves(arrays, prefix):
+    """The inverse of leaves: rebuild the nesting under `prefix`; numbered levels become lists."""
+    tree = {}
+    for path, value in arrays.items():
+        if path.startswith(prefix + "/"):
+            *parents, last = path[len(prefix) + 1:].split("/")
+            node = tree
+            for key in parents:
+                node = node.setdefault(key, {})
+            node[last] = value
+
+    def listify(node):
+        if not isinstance(node, dict):
+            return node
+        if node and all(k.isdigit() for k in node):
+            return [listify(node[str(i)]) for i in range(len(node))]
+        return {k: listify(v) for k, v in node.items()}
+    return listify(tree)

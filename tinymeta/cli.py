@@ -1,0 +1,199 @@
+"""python -m tinymeta train | evaluate | plot | demo | bench: the command line.
+
+Bad input gets one line on stderr naming the bad value and exit status 2; a diverged run exits
+with 1; Ctrl-C during training saves a checkpoint and exits with 130.
+"""
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+
+from tinymeta import checkpoint, train
+from tinymeta.evaluate import evaluate, table
+
+DEMO_ITERATIONS = 5000
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block): `tinymeta train: error: ...`."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def seed(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return int(text)
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def boolean(text):
+    if text.lower() not in ("true", "false", "1", "0"):
+        raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+    return text.lower() in ("true", "1")
+
+
+def option_type(default):
+    """The --flag type of an algorithm option, from its default value."""
+    return {bool: boolean, int: positive_int, float: positive_float}.get(type(default), str)
+
+
+def parser():
+    d = train.DEFAULTS
+    top = Parser(prog="tinymeta", description="Meta-learning on few-shot sinusoid regression.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="{train,evaluate,plot,demo,bench}")
+
+    p = sub.add_parser("train", help="meta-train a network (or continue a run with --resume DIR)",
+                       description="Meta-train on sinusoid tasks; defaults are Finn et al. 2017's.")
+    p.add_argument("algorithm", nargs="?", choices=list(train.ALGORITHMS), metavar="ALGO",
+                   help=f"one of {', '.join(train.ALGORITHMS)}")
+    p.add_argument("--shots", type=positive_int, help=f"support (and query) points per task (default {d['shots']})")
+    p.add_argument("--meta-batch", type=positive_int, help=f"tasks per meta-update (default {d['meta_batch']})")
+    p.add_argument("--inner-lr", type=positive_float, help=f"inner-loop learning rate (default {d['inner_lr']})")
+    p.add_argument("--inner-steps", type=positive_int, help=f"inner-loop SGD steps (default {d['inner_steps']})")
+    p.add_argument("--meta-lr", type=positive_float, help=f"Adam learning rate (default {d['meta_lr']})")
+    p.add_argument("--hidden", type=positive_int, nargs="+", help=f"hidden layer widths (default {d['hidden']})")
+    p.add_argument("--seed", type=seed, help=f"seed of the training tasks and initialisation (default {d['seed']})")
+    options = {}  # every algorithm's extra options become flags too
+    for name, algorithm in train.ALGORITHMS.items():
+        for option, default in (algorithm.options or {}).items():
+            options.setdefault(option, (default, []))[1].append(name)
+    for option, (default, owners) in options.items():
+        p.add_argument("--" + option.replace("_", "-"), type=option_type(default),
+                       help=f"{', '.join(owners)} only (default {default})")
+    p.add_argument("--iterations", type=positive_int, help=f"meta-updates in total (default {d['iterations']})")
+    p.add_argument("--out", help="run folder (default runs/ALGO)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR to --iterations in total")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    p = sub.add_parser("evaluate", help="meta-test a run: MSE after 0..steps adaptation steps",
+                       description="Fresh test tasks (never seen in training), adapted from the run's "
+                                   "meta-learned initialisation; mean MSE and 95%% CI per step count.")
+    p.add_argument("run_dir", metavar="DIR")
+    p.add_argument("--shots", type=positive_int, help="support and query points per test task (default: the run's)")
+    p.add_argument("--steps", type=positive_int, default=10, help="adaptation steps (default 10)")
+    p.add_argument("--tasks", type=positive_int, default=1000, help="test tasks (default 1000)")
+    p.add_argument("--seed", type=seed, default=1, help="seed of the test tasks (default 1)")
+    p.add_argument("--json", action="store_true", help="one JSON record per step count instead of a table")
+
+    p = sub.add_parser("plot", help="draw test-task fits and the meta-training curve of a run")
+    p.add_argument("run_dir", metavar="DIR")
+    p.add_argument("--out", metavar="FILE.png", help="where to save the figure (default DIR/plot.png)")
+    p.add_argument("--seed", type=seed, default=1, help="seed of the test tasks drawn (default 1)")
+
+    p = sub.add_parser("demo", help="train MAML 10-shot briefly, evaluate, plot (what `make demo` runs)")
+    p.add_argument("--out", default=os.path.join("runs", "demo"), help="run folder (default runs/demo)")
+    p.add_argument("--iterations", type=positive_int, default=DEMO_ITERATIONS,
+                   help=f"meta-updates (default {DEMO_ITERATIONS})")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    sub.add_parser("bench", help="speed benchmarks (tinymeta/bench.py; arguments are passed on)", add_help=False)
+    return top
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        return bench(argv[1:])
+    args = parser().parse_args(argv)
+    try:
+        return {"train": do_train, "evaluate": do_evaluate, "plot": do_plot, "demo": do_demo}[args.command](args)
+    except (checkpoint.CheckpointError, train.ConfigError) as e:
+        print(f"tinymeta {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except FloatingPointError as e:
+        print(f"tinymeta {args.command}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as e:
+        print(f"\ntinymeta {args.command}: {e}", file=sys.stderr)
+        return 130
+
+
+def do_train(args):
+    given = {k: v for k, v in vars(args).items()
+             if v is not None and k not in ("command", "algorithm", "out", "resume", "quiet")}
+    if args.resume is not None:
+        extra = sorted(set(given) - {"iterations"}) + (["ALGO"] if args.algorithm else []) + (["--out"] if args.out else [])
+        if extra:
+            raise train.ConfigError(f"--resume continues {args.resume} as configured in its config.json; "
+                             f"only --iterations and --quiet may be given, not {', '.join(extra)}")
+        iterations = given.get("iterations") or train.load(args.resume)[0]["iterations"]
+        train.run(args.resume, iterations, args.quiet)
+        return 0
+    if args.algorithm is None:
+        raise train.ConfigError("give an algorithm (one of " + ", ".join(train.ALGORITHMS) + ") or --resume DIR")
+    config = train.make_config(args.algorithm, **given)
+    out = args.out or os.path.join("runs", args.algorithm)
+    if os.path.exists(os.path.join(out, "checkpoint.npz")):
+        raise train.ConfigError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
+    train.start(out, config)
+    train.run(out, config["iterations"], args.quiet)
+    return 0
+
+
+def do_evaluate(args):
+    config, state, algorithm = train.load(args.run_dir)
+    shots = args.shots or config["shots"]
+    records = evaluate(state["meta"], algorithm, config,
+                       train.task_stream(args.seed, "evaluate"), shots, args.steps, args.tasks)
+    if args.json:
+        print(json.dumps(records, indent=1))
+    else:
+        print(f"{config['algorithm']} after {state['iteration']} iterations: {args.tasks} test tasks (seed {args.seed}), "
+              f"{shots} support points, mean MSE ± 95% CI")
+        print(table(records, shots))
+    return 0
+
+
+def do_plot(args):
+    from tinymeta import plot  # matplotlib is slow to import: only here
+
+    config, state, algorithm = train.load(args.run_dir)
+    out = args.out or os.path.join(args.run_dir, "plot.png")
+    plot.figure(state["meta"], algorithm, config, state["history"],
+                train.task_stream(args.seed, "evaluate"), out)
+    print(f"wrote {out}")
+    return 0
+
+
+def do_demo(args):
+    if os.path.exists(os.path.join(args.out, "checkpoint.npz")):
+        print(f"continuing the demo run in {args.out}", file=sys.stderr)
+    else:
+        train.start(args.out, train.make_config("maml", shots=10, iterations=args.iterations))
+    train.run(args.out, args.iterations, args.quiet)
+    do_evaluate(argparse.Namespace(run_dir=args.out, shots=None, steps=10, tasks=1000, seed=1, json=False))
+    return do_plot(argparse.Namespace(run_dir=args.out, out=None, seed=1))
+
+
+def bench(argv):
+    try:
+        module = importlib.import_module("tinymeta.bench")
+    except ModuleNotFoundError as e:
+        if e.name != "tinymeta.bench":
+            raise
+        print("tinymeta bench: error: tinymeta/bench.py is not in this checkout", file=sys.stderr)
+        return 2
+    return module.main(argv)
