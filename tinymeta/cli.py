@@ -69,13 +69,13 @@ def parser():
                        description="Meta-train on sinusoid tasks; defaults are Finn et al. 2017's.")
     p.add_argument("algorithm", nargs="?", choices=list(train.ALGORITHMS), metavar="ALGO",
                    help=f"one of {', '.join(train.ALGORITHMS)}")
-    p.add_argument("--shots", type=positive_int, help=f"support (and query) points per task (default {d['shots']})")
-    p.add_argument("--meta-batch", type=positive_int, help=f"tasks per meta-update (default {d['meta_batch']})")
-    p.add_argument("--inner-lr", type=positive_float, help=f"inner-loop learning rate (default {d['inner_lr']})")
-    p.add_argument("--inner-steps", type=positive_int, help=f"inner-loop SGD steps (default {d['inner_steps']})")
-    p.add_argument("--meta-lr", type=positive_float, help=f"Adam learning rate (default {d['meta_lr']})")
-    p.add_argument("--hidden", type=positive_int, nargs="+", help=f"hidden layer widths (default {d['hidden']})")
-    p.add_argument("--seed", type=seed, help=f"seed of the training tasks and initialisation (default {d['seed']})")
+    p.add_argument("--shots", metavar="K", type=positive_int, help=f"support (and query) points per task (default {d['shots']})")
+    p.add_argument("--meta-batch", metavar="T", type=positive_int, help=f"tasks per meta-update (default {d['meta_batch']})")
+    p.add_argument("--inner-lr", metavar="LR", type=positive_float, help=f"inner-loop learning rate (default {d['inner_lr']})")
+    p.add_argument("--inner-steps", metavar="S", type=positive_int, help=f"inner-loop SGD steps (default {d['inner_steps']})")
+    p.add_argument("--meta-lr", metavar="LR", type=positive_float, help=f"Adam learning rate (default {d['meta_lr']})")
+    p.add_argument("--hidden", metavar="W", type=positive_int, nargs="+", help=f"hidden layer widths (default {d['hidden']})")
+    p.add_argument("--seed", metavar="SEED", type=seed, help=f"seed of the training tasks and initialisation (default {d['seed']})")
     options = {}  # every algorithm's extra options become flags too
     for name, algorithm in train.ALGORITHMS.items():
         for option, default in (algorithm.options or {}).items():
@@ -83,8 +83,8 @@ def parser():
     for option, (default, owners) in options.items():
         p.add_argument("--" + option.replace("_", "-"), type=option_type(default),
                        help=f"{', '.join(owners)} only (default {default})")
-    p.add_argument("--iterations", type=positive_int, help=f"meta-updates in total (default {d['iterations']})")
-    p.add_argument("--out", help="run folder (default runs/ALGO)")
+    p.add_argument("--iterations", metavar="N", type=positive_int, help=f"meta-updates in total (default {d['iterations']})")
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/ALGO)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR to --iterations in total")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
@@ -127,7 +127,7 @@ def main(argv=None):
         print(f"tinymeta {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        print(f"\ntinymeta {args.command}: {e}", file=sys.stderr)
+        print(f"\ntinymeta {args.command}: {e or 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -6,7 +6,10 @@ Every algorithm is three small functions over a meta-parameter dict {"params": [
     loss_and_grad(meta, tasks, config, iteration) -> (meta-loss float, gradient shaped like meta)
     adapt(meta, x, y, config, steps)           -> fast weights, arrays of shape (T,) + p.shape
 
-and the loop is the same for all of them: sample a meta-batch, take an Adam step on the meta dict.
+(`iteration` counts from 1, for schedules). The loop is the same for all of them: sample a
+meta-batch, take an Adam step on the whole meta dict. Adding an algorithm is its three functions
+and one entry, e.g. ALGORITHMS["metasgd"] = Algorithm(init, loss_and_grad, adapt, options={"lr_init": 0.01});
+each option becomes config["lr_init"] and a --lr-init flag of `train`.
 A run lives in a folder: config.json (the full configuration) and checkpoint.npz (see checkpoint.py).
 """
 import json
@@ -33,6 +36,7 @@ def sgd_adapt(meta, x, y, config, steps):
 
 
 def maml_loss_and_grad(meta, tasks, config, iteration, first_order=False):
+    """MAML's meta-loss and its exact (or first-order) gradient: autograd through maml.meta_loss."""
     loss, g = value_and_grad(maml.meta_loss)(meta["params"], tasks, mlp.mse, config["inner_lr"],
                                              config["inner_steps"], first_order)
     return loss, {"params": g}
@@ -57,6 +61,7 @@ def reptile_loss_and_grad(meta, tasks, config, iteration):
 
 
 def params_only(params, config):
+    """The meta-parameters of algorithms that learn only an initialisation."""
     return {"params": params}
 
 
