@@ -146,13 +146,17 @@ def load(run_dir):
 
 
 def write_config(run_dir, config):
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-        f.write("\n")
+    """run_dir/config.json, replaced atomically like the checkpoint."""
+    temporary = os.path.join(run_dir, ".config.json.tmp")
+    with open(temporary, "w") as f:
+        f.write(json.dumps(config, indent=2) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, os.path.join(run_dir, "config.json"))
 
 
 def run(run_dir, iterations, quiet=False):
-    """Continue the run in `run_dir` to `iterations` meta-updates in total; returns the final state.
+    """Continue the run in `run_dir` to `iterations` meta-updates in total; returns (config, state).
 
     Checkpoints every CHECKPOINT_SECONDS and at the end. Ctrl-C saves a checkpoint and raises
     KeyboardInterrupt. A non-finite meta-loss or gradient raises FloatingPointError after saving
@@ -216,9 +220,9 @@ class Progress:
         step = max(1, (self.total - self.first) // 10)
         self.shown, self.next_mark = now, self.first + ((iteration - self.first) // step + 1) * step
         rate = (iteration - self.first) / max(now - self.t0, 1e-9)
-        left = (self.total - iteration) / max(rate, 1e-9)
-        line = (f"{self.name} {iteration}/{self.total}  loss {self.smooth:.4g}  {rate:.1f} it/s  "
-                f"left {int(left) // 60}:{int(left) % 60:02d}")
+        hours, seconds = divmod(int((self.total - iteration) / max(rate, 1e-9)), 3600)
+        left = (f"{hours}:" if hours else "") + f"{seconds // 60:02d}:{seconds % 60:02d}"
+        line = f"{self.name} {iteration}/{self.total}  loss {self.smooth:.4g}  {rate:.1f} it/s  left {left}"
         self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
         self.stream.flush()
 
