@@ -299,3 +299,10 @@ def test_bench_dispatches_lazily(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tinymeta.bench", None)  # as if bench.py were missing
     code, _, err = run_cli(capsys, "bench")
     assert code == 2 and err.strip() == "tinymeta bench: error: tinymeta/bench.py is not in this checkout"
+
+
+def test_unwritable_paths_are_one_line(capsys, tiny_run, tmp_path):
+    (tmp_path / "afile").write_text("")
+    for argv in (["train", "maml", "--out", tmp_path / "afile"], ["plot", tiny_run, "--out", tmp_path / "no" / "x.png"]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and str(tmp_path) in err and "Traceback" not in err, err

@@ -123,7 +123,7 @@ def main(argv=None):
     except (checkpoint.CheckpointError, train.ConfigError) as e:
         print(f"tinymeta {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except FloatingPointError as e:
+    except (FloatingPointError, OSError) as e:  # a diverged run; a folder or file that cannot be written
         print(f"tinymeta {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
@@ -138,7 +138,7 @@ def do_train(args):
         extra = sorted(set(given) - {"iterations"}) + (["ALGO"] if args.algorithm else []) + (["--out"] if args.out else [])
         if extra:
             raise train.ConfigError(f"--resume continues {args.resume} as configured in its config.json; "
-                             f"only --iterations and --quiet may be given, not {', '.join(extra)}")
+                                    f"only --iterations and --quiet may be given, not {', '.join(extra)}")
         iterations = given.get("iterations") or train.load(args.resume)[0]["iterations"]
         train.run(args.resume, iterations, args.quiet)
         return 0
