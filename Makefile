@@ -18,3 +18,8 @@ demo: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Figures of the tutorials, committed next to them (tutorials/figures/*.png).
+.PHONY: figures
+figures: $(VENV)/.installed
+	$(PY) tutorials/figures.py

@@ -1,0 +1,190 @@
+"""Make the figures of tutorials 01-04: `make figures`, or `python tutorials/figures.py [--out DIR]`.
+
+Every figure is computed here from tinymeta, with fixed seeds; the PNGs are committed next to the
+tutorials so that GitHub shows them. Takes about a minute on one core (the pretraining run of 01).
+"""
+import argparse
+from pathlib import Path
+
+import autograd.numpy as anp
+import matplotlib
+import numpy as np
+from autograd import grad
+from autograd.misc import flatten
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+from tinymeta import maml, mlp, reptile, sinusoid  # noqa: E402
+
+GRID = np.linspace(-5, 5, 401)[:, None]  # (401, 1)
+
+
+def tasks_figure(path):
+    """01: four tasks, their support points (filled) and query points (open)."""
+    tasks = sinusoid.sample_tasks(np.random.default_rng(0), 4, 10, 15)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for t, color in enumerate(["C0", "C1", "C2", "C3"]):
+        curve = tasks.amplitude[t] * np.sin(GRID - tasks.phase[t])
+        ax.plot(GRID, curve, color=color, lw=1,
+                label=f"A = {tasks.amplitude[t]:.2f}, φ = {tasks.phase[t]:.2f}")
+        ax.plot(tasks.x_support[t], tasks.y_support[t], "o", color=color, ms=5)
+        ax.plot(tasks.x_query[t], tasks.y_query[t], "o", mfc="none", color=color, ms=5)
+    ax.set(xlabel="x", ylabel="y", title="Four tasks: 10 support points (filled), 15 query points (open)")
+    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def pretrain(rng, steps, lr=0.01, n_tasks=10, k=10):
+    """Joint training on pooled tasks with Adam, as in tutorial 01 (longer here)."""
+    params = mlp.init(rng, (1, 40, 40, 1))
+    pooled_loss = lambda p, x, y: anp.mean(mlp.mse(p, x, y))
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for i in range(1, steps + 1):
+        batch = sinusoid.sample_tasks(rng, n_tasks, k, 1)
+        g = grad(pooled_loss)(params, batch.x_support, batch.y_support)
+        m = [0.9 * a + 0.1 * b for a, b in zip(m, g)]
+        v = [0.999 * a + 0.001 * b**2 for a, b in zip(v, g)]
+        rate = lr * (1 - i / steps)
+        params = [p - rate * (a / (1 - 0.9**i)) / (np.sqrt(b / (1 - 0.999**i)) + 1e-8)
+                  for p, a, b in zip(params, m, v)]
+    return params
+
+
+def pretrain_figure(path, steps=6000):
+    """01: the jointly trained network next to E[y|x] = -(2 E[A] / pi) cos x."""
+    params = pretrain(np.random.default_rng(3), steps)
+    peak = 2 * np.mean(sinusoid.AMPLITUDE) / np.pi
+    gap = mlp.predict(params, GRID) + peak * np.cos(GRID)
+    assert np.sqrt(np.mean(gap**2)) < 0.15, "tutorial 01 says the network lies on top of E[y | x]"
+    tasks = sinusoid.sample_tasks(np.random.default_rng(5), 25, 1, 1)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for t in range(25):
+        ax.plot(GRID, tasks.amplitude[t] * np.sin(GRID - tasks.phase[t]), color="0.8", lw=0.8,
+                label="tasks" if t == 0 else None)
+    ax.plot(GRID, -peak * np.cos(GRID), "k--", lw=2, label=f"E[y | x] = -{peak:.2f} cos x")
+    ax.plot(GRID, mlp.predict(params, GRID), "C3", lw=2, label=f"network trained jointly ({steps} Adam steps)")
+    ax.set(xlabel="x", ylabel="y", title="One network for all tasks learns the average task")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def central_differences_figure(path):
+    """02: relative error of the central difference against h, float64 and float32."""
+    rng = np.random.default_rng(0)
+    params = mlp.init(rng, (1, 40, 40, 1))
+    tasks = sinusoid.sample_tasks(rng, 1, 10, 10)
+    x, y = tasks.x_support[0], tasks.y_support[0]
+    flat, unflatten = flatten(params)
+    v = rng.standard_normal(flat.shape)
+    v /= np.linalg.norm(v)
+    exact = flatten(grad(mlp.mse)(params, x, y))[0] @ v
+    hs = 2.0 ** -np.arange(0, 30, 0.5)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for dtype, color in ((np.float64, "C0"), (np.float32, "C3")):
+        f = lambda w: mlp.mse([p.astype(dtype) for p in unflatten(w)], x.astype(dtype), y.astype(dtype))
+        w0, v0 = flat.astype(dtype), v.astype(dtype)
+        errors = [abs((f(w0 + dtype(h) * v0) - f(w0 - dtype(h) * v0)) / dtype(2 * h) - exact) / abs(exact)
+                  for h in hs]
+        ax.loglog(hs, np.maximum(errors, 1e-17), "o-", ms=3, color=color, label=np.dtype(dtype).name)
+    ax.loglog(hs[:16], 1e-2 * (hs[:16] / hs[0]) ** 2, "k:", label="slope 2")
+    ax.axhline(1e-6, color="0.5", lw=0.8)
+    ax.text(hs[-1], 1.5e-6, "test tolerance 1e-6", fontsize=8, color="0.4")
+    ax.set(xlabel="step h", ylabel="relative error of the central difference",
+           title="Central differences: O(h²) until rounding takes over")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def first_order_gap_figure(path):
+    """03: cosine similarity of first-order and exact MAML meta-gradients against the inner rate."""
+    params = mlp.init(np.random.default_rng(0), (1, 40, 40, 1))
+    batch = sinusoid.sample_tasks(np.random.default_rng(1), 25, 10, 10)
+    rates = np.logspace(-5, -2, 13)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for steps, color in ((1, "C0"), (5, "C1")):
+        cosines, errors = [], []
+        for lr in rates:
+            exact = flatten(grad(maml.meta_loss)(params, batch, mlp.mse, lr, steps))[0]
+            first = flatten(grad(maml.meta_loss)(params, batch, mlp.mse, lr, steps, first_order=True))[0]
+            cosines.append(exact @ first / (np.linalg.norm(exact) * np.linalg.norm(first)))
+            errors.append(np.linalg.norm(first - exact) / np.linalg.norm(exact))
+        axes[0].semilogx(rates, cosines, "o-", ms=3, color=color, label=f"{steps} inner step{'s' * (steps > 1)}")
+        axes[1].loglog(rates, errors, "o-", ms=3, color=color)
+        small = rates <= 1e-3
+        slope = np.polyfit(np.log(rates[small]), np.log(np.array(errors)[small]), 1)[0]
+        assert 0.8 < slope < 1.2, f"tutorial 03 says the error grows in proportion to alpha, slope {slope}"
+    axes[0].set(xlabel="inner_lr α", ylabel="cosine similarity", title="first-order vs exact: direction")
+    axes[1].set(xlabel="inner_lr α", ylabel="‖FO − exact‖ / ‖exact‖", title="first-order vs exact: error")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("MAML meta-gradients at initialisation, 25 sinusoid tasks, K = 10", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def taylor_figure(path):
+    """04: error of the Taylor expansions of Reptile (two steps) and MAML (one step) against alpha."""
+    params = mlp.init(np.random.default_rng(0), (1, 40, 40, 1))
+    task = sinusoid.sample_tasks(np.random.default_rng(1), 1, 10, 10)
+    x1, y1, x2, y2 = task.x_support[:, :5], task.y_support[:, :5], task.x_support[:, 5:], task.y_support[:, 5:]
+    flat, unflatten = flatten(params)
+    L1 = lambda w: mlp.mse(unflatten(w), x1[0], y1[0])
+    L2 = lambda w: mlp.mse(unflatten(w), x2[0], y2[0])
+    g1, g2 = grad(L1)(flat), grad(L2)(flat)
+    H2g1 = grad(lambda w: anp.dot(grad(L2)(w), g1))(flat)
+    inner = grad(lambda w: anp.dot(grad(L1)(w), grad(L2)(w)))(flat)
+    step = lambda w, x, y, lr: [a[0] for a in reptile.adapt(w, x, y, mlp.mse, lr, 1)]
+    as_tasks = sinusoid.Tasks(x1, y1, x2, y2, None, None)
+    alphas = 2.5e-4 * 2.0 ** -np.arange(8)
+    reptile_errors, maml_errors = [], []
+    for a in alphas:
+        bracket = flat - flatten(step(step(params, x1, y1, a), x2, y2, a))[0]
+        reptile_errors.append(np.linalg.norm(bracket - (a * (g1 + g2) - a**2 * H2g1)))
+        meta = flatten(grad(maml.meta_loss)(params, as_tasks, mlp.mse, a, 1))[0]
+        maml_errors.append(np.linalg.norm(meta - (g2 - a * inner)))
+    for errors, order in ((reptile_errors, 3), (maml_errors, 2)):
+        slope = np.polyfit(np.log(alphas), np.log(errors), 1)[0]
+        assert abs(slope - order) < 0.1, f"tutorial 04 says slope {order}, measured {slope}"
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.loglog(alphas, reptile_errors, "o-", color="C0", label="Reptile bracket − second-order Taylor")
+    ax.loglog(alphas, 3 * reptile_errors[0] * (alphas / alphas[0]) ** 3, "C0:", label="slope 3 (shifted up)")
+    ax.loglog(alphas, maml_errors, "s-", color="C1", label="MAML gradient − first-order Taylor")
+    ax.loglog(alphas, 3 * maml_errors[0] * (alphas / alphas[0]) ** 2, "C1:", label="slope 2 (shifted up)")
+    ax.set(xlabel="inner_lr α", ylabel="norm of the remainder",
+           title="Taylor expansions of tutorial 04, measured")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+FIGURES = {
+    "01-tasks.png": tasks_figure,
+    "01-pretrain-mean.png": pretrain_figure,
+    "02-central-differences.png": central_differences_figure,
+    "03-first-order-gap.png": first_order_gap_figure,
+    "04-taylor.png": taylor_figure,
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "figures",
+                        help="folder for the PNGs (default: tutorials/figures)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, make in FIGURES.items():
+        make(args.out / name)
+        print(args.out / name)
+
+
+if __name__ == "__main__":
+    main()
