@@ -23,3 +23,22 @@ clean:
 .PHONY: figures
 figures: $(VENV)/.installed
 	$(PY) tutorials/figures.py
+
+# The published sinusoid results, reproduced (tinymeta/reproduce.py): every run is independent, so
+# `make -j2 reproduce` runs two at a time; a run whose result.json exists is skipped, a stopped one resumes.
+RESULTS ?= results
+REPRO_FLAGS ?=
+REPRO_RUNS := pretrain maml fomaml reptile metasgd lslr metacurvature enhanced anil
+REPRO_RESULTS := $(foreach a,$(REPRO_RUNS),$(foreach k,5 10,$(RESULTS)/runs/$(a)-k$(k)/result.json))
+.PHONY: reproduce reproduce-smoke
+reproduce: $(REPRO_RESULTS) | $(VENV)/.installed
+	$(PY) -m tinymeta.reproduce table --results $(RESULTS)
+
+$(RESULTS)/runs/%/result.json: | $(VENV)/.installed
+	$(PY) -m tinymeta.reproduce run $* --results $(RESULTS) $(REPRO_FLAGS)
+
+# The whole pipeline with tiny budgets, so that it cannot rot (tests/test_reproduce.py runs it).
+SMOKE ?= build/reproduce-smoke
+reproduce-smoke: | $(VENV)/.installed
+	$(MAKE) reproduce RESULTS=$(SMOKE) \
+	  REPRO_FLAGS="--iterations 6 --validation-iterations 3 --tasks 8 --hidden 8"

@@ -19,6 +19,7 @@ import sys
 import time
 from collections import namedtuple
 
+import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
 from autograd.misc import flatten
@@ -60,6 +61,15 @@ def reptile_loss_and_grad(meta, tasks, config, iteration):
     return loss, {"params": [p - np.mean(w, axis=0) for p, w in zip(params, fast)]}
 
 
+def pretrain_loss_and_grad(meta, tasks, config, iteration):
+    """The baseline: one network trained on all tasks jointly, by regression on every point of the
+    meta-batch (support and query); at test time it is fine-tuned by SGD like MAML (Finn et al. 2017)."""
+    x = np.concatenate([tasks.x_support, tasks.x_query], axis=1)  # (T, 2K, 1)
+    y = np.concatenate([tasks.y_support, tasks.y_query], axis=1)
+    loss, g = value_and_grad(lambda p: anp.mean(mlp.mse(p, x, y)))(meta["params"])
+    return loss, {"params": g}
+
+
 def params_only(params, config):
     """The meta-parameters of algorithms that learn only an initialisation."""
     return {"params": params}
@@ -69,6 +79,7 @@ ALGORITHMS = {
     "maml": Algorithm(params_only, maml_loss_and_grad, sgd_adapt),
     "fomaml": Algorithm(params_only, fomaml_loss_and_grad, sgd_adapt),
     "reptile": Algorithm(params_only, reptile_loss_and_grad, sgd_adapt),
+    "pretrain": Algorithm(params_only, pretrain_loss_and_grad, sgd_adapt),
 }
 
 # Finn et al. 2017, section 5.1 (sinusoid regression); `hidden` are the MLP's hidden widths.
