@@ -57,7 +57,8 @@ def test_help(capsys, command):
 
 def test_train_writes_config_and_checkpoint(tiny_run):
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config == dict(train.DEFAULTS, algorithm="maml", hidden=[8], meta_batch=4, shots=5, iterations=30)
+    assert config == dict(train.DEFAULTS, algorithm="maml", hidden=[8], meta_batch=4, shots=5, iterations=30,
+                          first_order_iterations=0)
     arrays = npz(tiny_run)
     assert int(arrays["iteration"]) == 30 and arrays["history"].shape == (30,)
     assert [arrays[f"meta/params/{i}"].shape for i in range(4)] == [(1, 8), (8,), (8, 1), (1,)]

@@ -33,7 +33,7 @@ def positive_int(text):
     return value
 
 
-def seed(text):
+def nonnegative_int(text):
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
     return int(text)
@@ -57,7 +57,7 @@ def boolean(text):
 
 def option_type(default):
     """The --flag type of an algorithm option, from its default value."""
-    return {bool: boolean, int: positive_int, float: positive_float}.get(type(default), str)
+    return {bool: boolean, int: nonnegative_int, float: positive_float}.get(type(default), str)
 
 
 def parser():
@@ -74,8 +74,10 @@ def parser():
     p.add_argument("--inner-lr", metavar="LR", type=positive_float, help=f"inner-loop learning rate (default {d['inner_lr']})")
     p.add_argument("--inner-steps", metavar="S", type=positive_int, help=f"inner-loop SGD steps (default {d['inner_steps']})")
     p.add_argument("--meta-lr", metavar="LR", type=positive_float, help=f"Adam learning rate (default {d['meta_lr']})")
+    p.add_argument("--cosine", action="store_true", default=None,
+                   help="anneal the Adam rate from --meta-lr toward 0 along a cosine (MAML++)")
     p.add_argument("--hidden", metavar="W", type=positive_int, nargs="+", help=f"hidden layer widths (default {d['hidden']})")
-    p.add_argument("--seed", metavar="SEED", type=seed, help=f"seed of the training tasks and initialisation (default {d['seed']})")
+    p.add_argument("--seed", metavar="SEED", type=nonnegative_int, help=f"seed of the training tasks and initialisation (default {d['seed']})")
     options = {}  # every algorithm's extra options become flags too
     for name, algorithm in train.ALGORITHMS.items():
         for option, default in (algorithm.options or {}).items():
@@ -95,13 +97,13 @@ def parser():
     p.add_argument("--shots", type=positive_int, help="support and query points per test task (default: the run's)")
     p.add_argument("--steps", type=positive_int, default=10, help="adaptation steps (default 10)")
     p.add_argument("--tasks", type=positive_int, default=1000, help="test tasks (default 1000)")
-    p.add_argument("--seed", type=seed, default=1, help="seed of the test tasks (default 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of the test tasks (default 1)")
     p.add_argument("--json", action="store_true", help="one JSON record per step count instead of a table")
 
     p = sub.add_parser("plot", help="draw test-task fits and the meta-training curve of a run")
     p.add_argument("run_dir", metavar="DIR")
     p.add_argument("--out", metavar="FILE.png", help="where to save the figure (default DIR/plot.png)")
-    p.add_argument("--seed", type=seed, default=1, help="seed of the test tasks drawn (default 1)")
+    p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of the test tasks drawn (default 1)")
 
     p = sub.add_parser("demo", help="train MAML 10-shot briefly, evaluate, plot (what `make demo` runs)")
     p.add_argument("--out", default=os.path.join("runs", "demo"), help="run folder (default runs/demo)")

@@ -24,7 +24,7 @@ import numpy as np
 from autograd import value_and_grad
 from autograd.misc import flatten
 
-from tinymeta import checkpoint, maml, mlp, reptile, sinusoid
+from tinymeta import anil, checkpoint, enhanced, lslr, maml, metacurvature, metasgd, mlp, reptile, sinusoid
 
 Algorithm = namedtuple("Algorithm", "init loss_and_grad adapt options", defaults=(None,))
 Algorithm.__doc__ = """init, loss_and_grad, adapt as in the module docstring; options: {name: default}
@@ -36,15 +36,48 @@ def sgd_adapt(meta, x, y, config, steps):
     return maml.adapt(meta["params"], x, y, mlp.mse, config["inner_lr"], steps)
 
 
-def maml_loss_and_grad(meta, tasks, config, iteration, first_order=False):
+def first_order(config, iteration):
+    """MAML++ derivative-order annealing: first-order for the first --first-order-iterations, then exact."""
+    return iteration <= config.get("first_order_iterations", 0)
+
+
+def maml_loss_and_grad(meta, tasks, config, iteration, first_order_always=False):
     """MAML's meta-loss and its exact (or first-order) gradient: autograd through maml.meta_loss."""
-    loss, g = value_and_grad(maml.meta_loss)(meta["params"], tasks, mlp.mse, config["inner_lr"],
-                                             config["inner_steps"], first_order)
+    loss, g = value_and_grad(maml.meta_loss)(meta["params"], tasks, mlp.mse, config["inner_lr"], config["inner_steps"],
+                                             first_order_always or first_order(config, iteration))
     return loss, {"params": g}
 
 
 def fomaml_loss_and_grad(meta, tasks, config, iteration):
-    return maml_loss_and_grad(meta, tasks, config, iteration, first_order=True)
+    return maml_loss_and_grad(meta, tasks, config, iteration, first_order_always=True)
+
+
+def metasgd_loss_and_grad(meta, tasks, config, iteration):
+    return value_and_grad(metasgd.meta_loss)(meta, tasks, mlp.mse, config["inner_steps"],
+                                             first_order(config, iteration))
+
+
+def lslr_loss_and_grad(meta, tasks, config, iteration):
+    return value_and_grad(lslr.meta_loss)(meta, tasks, mlp.mse, first_order(config, iteration))
+
+
+def metacurvature_loss_and_grad(meta, tasks, config, iteration):
+    return value_and_grad(metacurvature.meta_loss)(meta, tasks, mlp.mse, config["inner_lr"], config["inner_steps"],
+                                                   first_order(config, iteration))
+
+
+def enhanced_loss_and_grad(meta, tasks, config, iteration):
+    """With --msl-iterations N: the MAML++ multi-step loss, its weights annealed over the first N iterations."""
+    weights = None
+    if iteration <= config["msl_iterations"]:
+        weights = enhanced.msl_weights(config["inner_steps"], iteration - 1, config["msl_iterations"])
+    return value_and_grad(enhanced.meta_loss)(meta, tasks, mlp.mse, weights, first_order(config, iteration))
+
+
+def anil_loss_and_grad(meta, tasks, config, iteration):
+    loss, g = value_and_grad(anil.meta_loss)(meta["params"], tasks, mlp.mse, config["inner_lr"],
+                                             config["inner_steps"], first_order(config, iteration))
+    return loss, {"params": g}
 
 
 def reptile_loss_and_grad(meta, tasks, config, iteration):
@@ -75,15 +108,31 @@ def params_only(params, config):
     return {"params": params}
 
 
+ANNEAL = {"first_order_iterations": 0}  # every second-order algorithm takes MAML++'s derivative-order annealing
 ALGORITHMS = {
-    "maml": Algorithm(params_only, maml_loss_and_grad, sgd_adapt),
+    "maml": Algorithm(params_only, maml_loss_and_grad, sgd_adapt, ANNEAL),
     "fomaml": Algorithm(params_only, fomaml_loss_and_grad, sgd_adapt),
     "reptile": Algorithm(params_only, reptile_loss_and_grad, sgd_adapt),
     "pretrain": Algorithm(params_only, pretrain_loss_and_grad, sgd_adapt),
+    "metasgd": Algorithm(lambda params, config: metasgd.init(params, config["inner_lr"]), metasgd_loss_and_grad,
+                         lambda meta, x, y, config, steps: metasgd.adapt(meta, x, y, mlp.mse, steps), ANNEAL),
+    "lslr": Algorithm(lambda params, config: lslr.init(params, config["inner_steps"], config["inner_lr"]),
+                      lslr_loss_and_grad, lambda meta, x, y, config, steps: lslr.adapt(meta, x, y, mlp.mse, steps),
+                      ANNEAL),
+    "metacurvature": Algorithm(lambda params, config: metacurvature.init(params), metacurvature_loss_and_grad,
+                               lambda meta, x, y, config, steps: metacurvature.adapt(meta, x, y, mlp.mse,
+                                                                                     config["inner_lr"], steps), ANNEAL),
+    "enhanced": Algorithm(lambda params, config: enhanced.init(params, config["inner_steps"], config["inner_lr"]),
+                          enhanced_loss_and_grad,
+                          lambda meta, x, y, config, steps: enhanced.adapt(meta, x, y, mlp.mse, steps),
+                          dict(ANNEAL, msl_iterations=0)),
+    "anil": Algorithm(params_only, anil_loss_and_grad,
+                      lambda meta, x, y, config, steps: anil.adapt(meta["params"], x, y, mlp.mse,
+                                                                   config["inner_lr"], steps), ANNEAL),
 }
 
 # Finn et al. 2017, section 5.1 (sinusoid regression); `hidden` are the MLP's hidden widths.
-DEFAULTS = dict(shots=10, meta_batch=25, inner_lr=0.01, inner_steps=1, meta_lr=0.001,
+DEFAULTS = dict(shots=10, meta_batch=25, inner_lr=0.01, inner_steps=1, meta_lr=0.001, cosine=False,
                 iterations=70000, seed=0, hidden=[40, 40])
 STREAMS = {"train": 0, "evaluate": 1, "validation": 2}
 CHECKPOINT_SECONDS = 60
@@ -115,6 +164,14 @@ def make_config(algorithm, **given):
     if unknown:
         raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}")
     return {"algorithm": algorithm, **DEFAULTS, **options, **given}
+
+
+def meta_lr(config, iteration):
+    """The Adam rate at `iteration` (from 1): constant, or with --cosine annealed from meta_lr toward 0
+    over the run's iterations, meta_lr (1 + cos(pi (iteration - 1) / iterations)) / 2 (as in MAML++)."""
+    if not config.get("cosine"):
+        return config["meta_lr"]
+    return config["meta_lr"] * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / config["iterations"]))
 
 
 def adam(meta, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -193,7 +250,8 @@ def run(run_dir, iterations, quiet=False):
                 checkpoint.save(run_dir, state)
                 raise FloatingPointError(f"meta-loss {loss} at iteration {state['iteration'] + 1}: training stopped; "
                                          f"checkpoint of iteration {state['iteration']} kept in {run_dir}")
-            state["meta"], state["adam"] = adam(state["meta"], grads, state["adam"], config["meta_lr"])
+            state["meta"], state["adam"] = adam(state["meta"], grads, state["adam"],
+                                                meta_lr(config, state["iteration"] + 1))
             state["iteration"] += 1
             state["history"].append(float(loss))
             progress.update(state["iteration"], float(loss))

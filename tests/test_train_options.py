@@ -1,0 +1,81 @@
+"""MAML++ training options: derivative-order annealing, the annealed multi-step loss, cosine meta-lr."""
+import signal
+
+import numpy as np
+import pytest
+from autograd import grad
+
+from test_cli import TINY, assert_same_checkpoint, run_cli
+from tinymeta import enhanced, maml, metasgd, mlp, sinusoid, train
+
+
+def problem():
+    rng = np.random.default_rng(3)
+    return mlp.init(rng, (1, 8, 1)), sinusoid.sample_tasks(rng, 4, 5, 5)
+
+
+def test_first_order_iterations_switch_to_the_exact_gradient():
+    params, tasks = problem()
+    config = train.make_config("maml", first_order_iterations=3)
+    first = grad(maml.meta_loss)(params, tasks, mlp.mse, 0.01, 1, True)
+    exact = grad(maml.meta_loss)(params, tasks, mlp.mse, 0.01, 1, False)
+    assert not np.allclose(first[0], exact[0])
+    for iteration, expected in ((1, first), (3, first), (4, exact)):
+        _, g = train.ALGORITHMS["maml"].loss_and_grad({"params": params}, tasks, config, iteration)
+        assert all(np.array_equal(a, b) for a, b in zip(g["params"], expected)), iteration
+
+
+def test_first_order_iterations_reach_the_learned_rates_too():
+    params, tasks = problem()
+    meta = metasgd.init(params, 0.01)
+    config = train.make_config("metasgd", first_order_iterations=1)
+    for iteration, fo in ((1, True), (2, False)):
+        _, g = train.ALGORITHMS["metasgd"].loss_and_grad(meta, tasks, config, iteration)
+        expected = grad(metasgd.meta_loss)(meta, tasks, mlp.mse, 1, fo)
+        assert np.array_equal(g["lr"][0], expected["lr"][0])
+
+
+def test_msl_iterations_use_the_annealed_step_weights_then_the_final_step():
+    params, tasks = problem()
+    config = train.make_config("enhanced", inner_steps=3, msl_iterations=10)
+    meta = train.ALGORITHMS["enhanced"].init(params, config)
+    for iteration in (1, 10, 11):
+        loss, _ = train.ALGORITHMS["enhanced"].loss_and_grad(meta, tasks, config, iteration)
+        weights = enhanced.msl_weights(3, iteration - 1, 10) if iteration <= 10 else None
+        assert loss == enhanced.meta_loss(meta, tasks, mlp.mse, weights)
+    assert not np.allclose(enhanced.msl_weights(3, 0, 10), [0, 0, 1])
+
+
+def test_cosine_meta_lr():
+    config = train.make_config("maml", iterations=100, meta_lr=0.002)
+    assert train.meta_lr(config, 1) == train.meta_lr(config, 100) == 0.002
+    config["cosine"] = True
+    assert train.meta_lr(config, 1) == 0.002
+    assert train.meta_lr(config, 51) == pytest.approx(0.001)
+    assert 0 < train.meta_lr(config, 100) < 1e-6
+
+
+def test_interrupted_and_resumed_with_every_schedule_is_bit_identical(capsys, tmp_path, monkeypatch):
+    """Ctrl-C at iteration 4 of 10, then resume to 10: the same bits as never stopping. (The cosine is
+    planned over the run's --iterations: resuming to a different total re-plans it from there on.)"""
+    flags = ["--inner-steps", 2, "--first-order-iterations", 4, "--msl-iterations", 7, "--cosine", "--iterations", 10]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert run_cli(capsys, "train", "enhanced", *TINY, *flags, "--out", whole)[0] == 0
+    entry = train.ALGORITHMS["enhanced"]
+
+    def ctrl_c_at_4(meta, tasks, config, iteration):
+        if iteration == 4:
+            signal.raise_signal(signal.SIGINT)
+        return entry.loss_and_grad(meta, tasks, config, iteration)
+    monkeypatch.setitem(train.ALGORITHMS, "enhanced", entry._replace(loss_and_grad=ctrl_c_at_4))
+    assert run_cli(capsys, "train", "enhanced", *TINY, *flags, "--out", parts)[0] == 130
+    monkeypatch.setitem(train.ALGORITHMS, "enhanced", entry)
+    assert run_cli(capsys, "train", "--resume", parts)[0] == 0
+    assert_same_checkpoint(whole, parts)
+
+
+def test_options_belong_to_their_algorithms(capsys):
+    status, _, err = run_cli(capsys, "train", "reptile", "--msl-iterations", 5, "--iterations", 1, "--quiet")
+    assert status == 2 and "reptile does not take msl_iterations" in err
+    status, _, err = run_cli(capsys, "train", "maml", "--first-order-iterations", "-3")
+    assert status == 2 and "'-3'" in err
