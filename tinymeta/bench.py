@@ -66,11 +66,12 @@ def adam(meta, grads, state, lr=META_LR, beta1=0.9, beta2=0.999, eps=1e-8):
     return unflatten(theta - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)), (t, m, v)
 
 
-def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=2):
-    """Median wall-clock ms of meta_gradient + Adam over fresh task batches: at least 3 and at most
-    `iterations` timed iterations, fewer if they would take much longer than `seconds`."""
+def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=3):
+    """Median wall-clock ms of meta_gradient + Adam over fresh task batches, after `warmup` untimed
+    ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
     state, times = None, []
-    while len(times) < max(3, min(iterations, seconds / (np.median(times) if times else 1e-9))):
+    enough = lambda: min(iterations, max(5, seconds / np.median(times))) if times else iterations
+    while len(times) < enough():
         tasks = sinusoid.sample_tasks(rng, meta_batch, k, k)
         start = time.perf_counter()
         meta, state = adam(meta, meta_gradient(meta, tasks), state)

@@ -7,7 +7,7 @@ so that one call evaluates T different networks on T different tasks at once.
 `predict` and `mse_reference` are the model as you would write it; autograd differentiates them
 one operation at a time. `mse`, the loss the algorithms use, computes the same numbers with its
 gradient and Hessian-vector product derived by hand (tutorials/08-fast-gradients.md): autograd then
-records one step where it would record dozens, which makes meta-training several times faster.
+records one step where it would record dozens (see `make bench` for what that buys).
 """
 import autograd.numpy as np
 from autograd.extend import defvjp_argnums, primitive
