@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo clean
+.PHONY: test demo bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ test: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m tinymeta demo
+
+# Speed: ms per meta-iteration of every algorithm and how it grows (tinymeta/bench.py; a few minutes).
+bench: $(VENV)/.installed
+	$(PY) -m tinymeta.bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

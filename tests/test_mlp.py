@@ -2,11 +2,15 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad
+from autograd.core import VJPNode
+from autograd.tracer import trace
+from autograd.util import toposort
 from hypothesis import given
+from hypothesis import strategies as st
 
 from gradcheck import directional_check
-from problems import problems
-from tinymeta import mlp
+from problems import inner_lrs, inner_steps, problems
+from tinymeta import maml, mlp, sinusoid
 
 
 def test_init_shapes_dtype_and_he_scale():
@@ -68,3 +72,133 @@ def test_bad_shapes_name_the_shapes(x_shape, y_shape, message):
 def test_bad_sizes():
     with pytest.raises(ValueError, match=r"\(1, 0, 1\)"):
         mlp.init(np.random.default_rng(0), (1, 0, 1))
+
+
+# ----- the fast path: hand-derived gradient and Hessian-vector product (tutorials/08) -----
+
+LAYOUTS = ("shared", "per_task", "extra_axis", "one_task")
+
+
+def arrange(problem, layout):
+    """(params, x, y, rng) in one of the layouts the contract allows:
+    shared: params (n_in, n_out), x (T, K, n_in);  per_task: params (T, n_in, n_out), x (T, K, n_in);
+    extra_axis: params (T, ...), x (2, T, K, n_in);  one_task: params (n_in, n_out), x (K, n_in)."""
+    params, tasks, rng = problem
+    x, y = tasks.x_support, tasks.y_support
+    T = len(x)
+    if layout in ("per_task", "extra_axis"):
+        params = [p + 0.1 * rng.standard_normal((T,) + p.shape) for p in params]
+    if layout == "extra_axis":
+        x = np.stack([x, rng.uniform(-2, 2, x.shape)])
+        y = np.stack([y, rng.normal(size=y.shape)])
+    if layout == "one_task":
+        x, y = x[0], y[0]
+    return params, x, y, rng
+
+
+def close(a, b, rtol=1e-10):
+    """Every array in the lists a and b agrees to rtol of the largest entry of b."""
+    scale = max(np.max(np.abs(v)) for v in b) + 1e-300
+    return all(u.shape == v.shape and np.max(np.abs(u - v)) <= rtol * scale for u, v in zip(a, b))
+
+
+def weighted(loss, x, y, w):
+    """sum over tasks of w * loss: the scalar whose gradient backprop computes."""
+    return lambda p: anp.sum(w * loss(p, x, y))
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_fast_mse_has_the_reference_value(problem, layout):
+    params, x, y, _ = arrange(problem, layout)
+    fast, ref = mlp.mse(params, x, y), mlp.mse_reference(params, x, y)
+    assert np.shape(fast) == np.shape(ref) == np.broadcast_shapes(x.shape[:-2], params[0].shape[:-2])
+    assert np.allclose(fast, ref, rtol=1e-13, atol=0)
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_hand_gradient_equals_autograd_of_the_plain_forward(problem, layout):
+    params, x, y, rng = arrange(problem, layout)
+    w = rng.uniform(0.5, 2, np.shape(mlp.mse(params, x, y)))  # an arbitrary weight per task
+    hand = grad(weighted(mlp.mse, x, y, w))(params)
+    auto = grad(weighted(mlp.mse_reference, x, y, w))(params)
+    assert close(hand, auto)
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_hand_gradient_matches_finite_differences(problem, layout):
+    params, x, y, rng = arrange(problem, layout)
+    f = weighted(mlp.mse, x, y, 1.0)
+    directional_check(f, params, grad(f)(params), rng, "mlp.mse hand gradient")
+
+
+def hvp_along(loss, x, y, w, V):
+    """p -> <V, gradient of sum(w * loss)>; its gradient is the Hessian-vector product H V."""
+    return lambda p: sum(anp.sum(v * g) for v, g in zip(V, grad(weighted(loss, x, y, w))(p)))
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_hand_hessian_vector_product_equals_autograd_of_the_plain_forward(problem, layout):
+    params, x, y, rng = arrange(problem, layout)
+    w = rng.uniform(0.5, 2, np.shape(mlp.mse(params, x, y)))
+    V = [rng.standard_normal(p.shape) for p in params]
+    assert close(grad(hvp_along(mlp.mse, x, y, w, V))(params), grad(hvp_along(mlp.mse_reference, x, y, w, V))(params))
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_hand_hessian_vector_product_matches_finite_differences(problem, layout):
+    params, x, y, rng = arrange(problem, layout)
+    V = [rng.standard_normal(p.shape) for p in params]
+    f = hvp_along(mlp.mse, x, y, 1.0, V)
+    directional_check(f, params, grad(f)(params), rng, "mlp.mse hand Hessian-vector product")
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_derivative_of_the_gradient_along_the_task_weights(problem, layout):
+    """The backprop primitive also differentiates with respect to its upstream weights g."""
+    params, x, y, rng = arrange(problem, layout)
+    w = rng.uniform(0.5, 2, np.shape(mlp.mse(params, x, y)))
+    V = [rng.standard_normal(p.shape) for p in params]
+    along = lambda loss: grad(lambda w: hvp_along(loss, x, y, w, V)(params))(w)
+    hand, auto = along(mlp.mse), along(mlp.mse_reference)
+    assert np.shape(hand) == np.shape(w) and np.allclose(hand, auto, rtol=1e-10, atol=1e-12)
+
+
+@given(problems(), st.sampled_from(LAYOUTS))
+def test_third_derivatives_still_flow(problem, layout):
+    """The Hessian-vector product is itself written in autograd.numpy: differentiate it once more."""
+    params, x, y, rng = arrange(problem, layout)
+    V, U = ([rng.standard_normal(p.shape) for p in params] for _ in range(2))
+    third = lambda loss: grad(lambda p: sum(anp.sum(u * h) for u, h in zip(U, grad(hvp_along(loss, x, y, 1.0, V))(p))))
+    assert close(third(mlp.mse)(params), third(mlp.mse_reference)(params), rtol=1e-9)
+
+
+@given(problems(), inner_lrs, inner_steps, st.booleans())
+def test_meta_gradient_through_the_fast_path_equals_the_plain_path(problem, inner_lr, steps, first_order):
+    params, tasks, rng = problem
+    fast = grad(maml.meta_loss)(params, tasks, mlp.mse, inner_lr, steps, first_order)
+    plain = grad(maml.meta_loss)(params, tasks, mlp.mse_reference, inner_lr, steps, first_order)
+    assert close(fast, plain)
+    f = lambda p: maml.meta_loss(p, tasks, mlp.mse, inner_lr, steps)
+    directional_check(f, params, grad(f)(params), rng, "maml.meta_loss via fast mse")
+
+
+@given(problems())
+def test_gradient_with_respect_to_the_data_takes_the_plain_path(problem):
+    params, tasks, _ = problem
+    x, y = tasks.x_support, tasks.y_support
+    for argnum in (1, 2):
+        hand = grad(lambda *a: anp.sum(mlp.mse(*a)), argnum)(params, x, y)
+        auto = grad(lambda *a: anp.sum(mlp.mse_reference(*a)), argnum)(params, x, y)
+        assert np.allclose(hand, auto, rtol=1e-12, atol=1e-14)
+
+
+def test_fast_path_is_one_recorded_step():
+    """What makes it fast: autograd records one node for mse, where the plain forward needs many."""
+    rng = np.random.default_rng(0)
+    params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, 3, 4, 4)
+    x, y = tasks.x_support, tasks.y_support
+
+    def recorded(loss):
+        _, end = trace(VJPNode.new_root(), lambda p: anp.sum(loss(p, x, y)), params)
+        return len(list(toposort(end)))
+    assert recorded(mlp.mse) < recorded(mlp.mse_reference) / 2

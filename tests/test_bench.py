@@ -1,0 +1,32 @@
+"""The benchmark runs (tiny settings); it measures speed, so nothing here asserts a time."""
+import numpy as np
+import pytest
+
+from tinymeta import bench
+
+
+def test_quick_bench_prints_every_table(capsys):
+    assert bench.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    for title in ("ms per meta-iteration", "batched over tasks against a Python loop", "peak memory"):
+        assert title in out
+    for name in bench.available():
+        assert f"\n{name} " in out
+    # the batched and looped meta-gradients it times are the same gradient
+    differences = [float(line.split()[-1]) for line in out.split("max |difference|")[1].split("\n\n")[0].splitlines()[2:]]
+    assert differences and max(differences) < 1e-12
+
+
+def test_adam_step_on_a_meta_dict():
+    meta = {"params": [np.ones(2), np.zeros((2, 3))], "lr": np.array(0.5)}
+    grads = {"params": [np.array([1.0, -2.0]), np.zeros((2, 3))], "lr": np.array(3.0)}
+    new, (t, m, v) = bench.adam(meta, grads, None, lr=0.1)
+    # first step of Adam moves every coordinate with a nonzero gradient by lr, against its sign
+    assert t == 1 and np.allclose(new["params"][0], [0.9, 1.1], atol=1e-6) and np.allclose(new["lr"], 0.4, atol=1e-6)
+    assert np.array_equal(new["params"][1], meta["params"][1])
+
+
+def test_bad_arguments_exit_with_a_message(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--iterations", "0"])
+    assert e.value.code != 0 and "--iterations must be >= 1" in capsys.readouterr().err

@@ -1,0 +1,214 @@
+"""Speed benchmarks: milliseconds per meta-iteration, and how they grow (python -m tinymeta.bench).
+
+One meta-iteration is what training repeats: the meta-gradient on a fresh batch of sinusoid tasks
+plus an Adam step on the whole meta dict (task sampling is not timed). The paper's setting (Finn et
+al. 2017): MLP 1-40-40-1, 25 tasks, K = 10 support and 10 query points, one inner SGD step of 0.01.
+Each algorithm module present is benchmarked; the ones written later are picked up when they exist.
+Timings are medians of wall-clock time; other programs running on the machine inflate them.
+"""
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+import tracemalloc
+from importlib.metadata import version
+
+import numpy as np
+from autograd import grad
+from autograd.misc import flatten
+
+from tinymeta import mlp, sinusoid
+
+INNER_LR, META_LR = 0.01, 1e-3
+SWEEP_LR = 0.001  # inner lr for the inner-steps sweep: 10 steps of 0.01 from a random init can overflow
+
+# name: (module, meta-parameters from plain params, meta-gradient(module, meta, tasks, inner steps, inner lr))
+ALGORITHMS = {
+    "maml": ("maml", lambda m, p, s, lr: p,
+             lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, lr, s)),
+    "fomaml": ("maml", lambda m, p, s, lr: p,
+               lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, lr, s, first_order=True)),
+    "reptile": ("reptile", lambda m, p, s, lr: p,
+                lambda m, meta, tasks, s, lr: m.meta_gradient(meta, tasks, mlp.mse, lr, s)),
+    "metasgd": ("metasgd", lambda m, p, s, lr: m.init(p, inner_lr=lr),
+                lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, inner_steps=s)),
+    "lslr": ("lslr", lambda m, p, s, lr: m.init(p, inner_steps=s, inner_lr=lr),
+             lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse)),
+    "metacurvature": ("metacurvature", lambda m, p, s, lr: m.init(p),
+                      lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, lr, s)),
+    "enhanced": ("enhanced", lambda m, p, s, lr: m.init(p, inner_steps=s, inner_lr=lr),
+                 lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse)),
+    "anil": ("anil", lambda m, p, s, lr: p,
+             lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, lr, s)),
+}
+
+
+def available():
+    """{name: imported module} for every algorithm whose module is in this checkout."""
+    found = {}
+    for name, (module, _, _) in ALGORITHMS.items():
+        try:
+            found[name] = importlib.import_module(f"tinymeta.{module}")
+        except ModuleNotFoundError as e:
+            if e.name != f"tinymeta.{module}":
+                raise
+    return found
+
+
+def adam(meta, grads, state, lr=META_LR, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step (Kingma & Ba 2015) on any nesting of arrays; state = (t, m, v) over the flat vector."""
+    theta, unflatten = flatten(meta)
+    g, _ = flatten(grads)
+    t, m, v = state if state else (0, np.zeros_like(theta), np.zeros_like(theta))
+    t, m, v = t + 1, beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g ** 2
+    return unflatten(theta - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)), (t, m, v)
+
+
+def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=3):
+    """Median wall-clock ms of meta_gradient + Adam over fresh task batches, after `warmup` untimed
+    ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
+    state, times = None, []
+    enough = lambda: min(iterations, max(5, seconds / np.median(times))) if times else iterations
+    while len(times) < enough():
+        tasks = sinusoid.sample_tasks(rng, meta_batch, k, k)
+        start = time.perf_counter()
+        meta, state = adam(meta, meta_gradient(meta, tasks), state)
+        elapsed = time.perf_counter() - start
+        if warmup:
+            warmup -= 1
+        else:
+            times.append(elapsed)
+    return 1e3 * float(np.median(times))
+
+
+def algorithm_costs(modules, args, rng):
+    """{name: {("meta_batch", T) or ("inner_steps", s): ms}}, at the paper's setting except for the varied one."""
+    costs = {}
+    for name, module in modules.items():
+        _, make_meta, meta_gradient = ALGORITHMS[name]
+        costs[name] = {}
+        for axis, values in (("meta_batch", args.meta_batches), ("inner_steps", args.inner_steps)):
+            for value in values:
+                T, s, lr = (value, 1, INNER_LR) if axis == "meta_batch" else (args.paper_meta_batch, value, SWEEP_LR)
+                meta = make_meta(module, mlp.init(rng), s, lr)
+                f = lambda meta, tasks: meta_gradient(module, meta, tasks, s, lr)
+                costs[name][axis, value] = ms_per_iteration(f, meta, rng, T, args.k, args.iterations, args.seconds)
+    return costs
+
+
+def batched_against_loop(maml, args, rng):
+    """[(T, batched ms, loop ms, largest difference)] for exact MAML: one batched call, or T calls on one task each."""
+    rows = []
+    for T in args.loop_meta_batches:
+        batched = lambda params, tasks: grad(maml.meta_loss)(params, tasks, mlp.mse, INNER_LR, 1)
+
+        def loop(params, tasks):
+            one = lambda t: tasks._replace(**{f: getattr(tasks, f)[t:t + 1] for f in tasks._fields})
+            per_task = [grad(maml.meta_loss)(params, one(t), mlp.mse, INNER_LR, 1) for t in range(T)]
+            return [np.mean(gs, axis=0) for gs in zip(*per_task)]
+
+        params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, T, args.k, args.k)
+        difference = max(np.max(np.abs(a - b)) for a, b in zip(batched(params, tasks), loop(params, tasks)))
+        rows.append((T, *(ms_per_iteration(f, params, rng, T, args.k, args.iterations, args.seconds)
+                          for f in (batched, loop)), difference))
+    return rows
+
+
+def peak_memory(maml, args, rng):
+    """[(inner steps, exact MAML peak MB, first-order peak MB)] for one meta-gradient (inner lr SWEEP_LR)."""
+    rows = []
+    for s in args.inner_steps:
+        params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, args.paper_meta_batch, args.k, args.k)
+        peaks = []
+        for first_order in (False, True):
+            tracemalloc.start()
+            grad(maml.meta_loss)(params, tasks, mlp.mse, SWEEP_LR, s, first_order=first_order)
+            peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
+            tracemalloc.stop()
+        rows.append((s, *peaks))
+    return rows
+
+
+def table(header, rows):
+    """Plain-text table: a header row, then rows of strings, columns right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in [header, *rows]]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def plot(costs, args, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, axis, values, label in ((axes[0], "meta_batch", args.meta_batches, "meta-batch (tasks)"),
+                                    (axes[1], "inner_steps", args.inner_steps, "inner steps")):
+        for name, c in costs.items():
+            ax.plot(values, [c[axis, v] for v in values], "o-", label=name)
+        ax.set(xscale="log", yscale="log", xlabel=label, ylabel="ms per meta-iteration")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"tinymeta: cost of one meta-iteration (K = {args.k}, MLP 1-40-40-1)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m tinymeta bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny settings, a few seconds (used by the tests)")
+    p.add_argument("--iterations", type=int, default=50, metavar="N", help="timed iterations per cell at most")
+    p.add_argument("--seconds", type=float, default=1.0, metavar="S", help="rough time budget per cell")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--png", metavar="PATH", help="also draw the scaling curves into this PNG file")
+    args = p.parse_args(argv)
+    if args.iterations < 1 or not args.seconds > 0:
+        p.error(f"--iterations must be >= 1 and --seconds > 0, got {args.iterations} and {args.seconds}")
+    args.k, args.paper_meta_batch = 10, 25
+    args.meta_batches, args.inner_steps, args.loop_meta_batches = (1, 5, 25, 100, 400), (1, 2, 5, 10), (1, 5, 25)
+    if args.quick:
+        args.k, args.paper_meta_batch, args.iterations, args.seconds = 3, 3, 2, 0.01
+        args.meta_batches, args.inner_steps, args.loop_meta_batches = (1, 3), (1, 2), (1, 2)
+    return args
+
+
+def main(argv=None):
+    args = parse(sys.argv[1:] if argv is None else argv)
+    rng = np.random.default_rng(args.seed)
+    modules = available()
+    threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS") or k == "OPENBLAS_CORETYPE"}
+    print(f"python {platform.python_version()}, numpy {np.__version__}, autograd {version('autograd')}, "
+          f"{os.cpu_count()} CPUs, {platform.machine()}; {threads or 'no thread settings in the environment'}")
+    print(f"setting: MLP 1-40-40-1, K = {args.k} support and query points, inner lr {INNER_LR}, "
+          f"Adam {META_LR}; median ms per meta-iteration (meta-gradient + Adam, sampling excluded)\n")
+
+    costs = algorithm_costs(modules, args, rng)
+    paper = ("meta_batch", args.paper_meta_batch)
+    header = ["algorithm", *(f"T={T}" for T in args.meta_batches), *(f"steps={s}" for s in args.inner_steps)]
+    rows = [[name, *(f"{c['meta_batch', T]:.2f}" for T in args.meta_batches),
+             *(f"{c['inner_steps', s]:.2f}" for s in args.inner_steps)] for name, c in costs.items()]
+    print(f"ms per meta-iteration: meta-batch T (1 inner step, inner lr {INNER_LR}) and inner steps "
+          f"(T = {args.paper_meta_batch}, inner lr {SWEEP_LR})")
+    print(table(header, rows))
+    print(f"\n{'quick setting' if args.quick else 'paper setting'} (T = {args.paper_meta_batch}, 1 step): "
+          + ", ".join(f"{name} {c[paper]:.2f} ms" for name, c in costs.items()))
+
+    maml = modules["maml"]
+    print("\nexact MAML, batched over tasks against a Python loop over tasks (1 inner step)")
+    rows = [[T, f"{b:.2f}", f"{l:.2f}", f"{l / b:.1f}x", f"{d:.1e}"] for T, b, l, d in batched_against_loop(maml, args, rng)]
+    print(table(["T", "batched ms", "loop ms", "loop / batched", "max |difference|"], rows))
+
+    print(f"\npeak memory of one MAML meta-gradient (tracemalloc, T = {args.paper_meta_batch})")
+    rows = [[s, f"{a:.2f}", f"{b:.2f}"] for s, a, b in peak_memory(maml, args, rng)]
+    print(table(["inner steps", "exact MB", "first-order MB"], rows))
+
+    if args.png:
+        plot(costs, args, args.png)
+        print(f"\nwrote {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
