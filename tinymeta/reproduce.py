@@ -160,8 +160,8 @@ def main(argv=None):
     p.add_argument("name", nargs="?", help="ALGO-kK, for run")
     p.add_argument("--results", default="results", help="output folder (default results)")
     p.add_argument("--iterations", type=cli.positive_int, default=70000, help="meta-iterations per run (70,000)")
-    p.add_argument("--validation-iterations", type=cli.positive_int, default=10000,
-                   help="meta-iterations per candidate when choosing hyperparameters (10,000)")
+    p.add_argument("--validation-iterations", type=cli.positive_int, default=5000,
+                   help="meta-iterations per candidate when choosing hyperparameters (5,000)")
     p.add_argument("--tasks", type=cli.positive_int, default=1000, help="test tasks (1,000)")
     p.add_argument("--hidden", type=cli.positive_int, nargs="+", default=[40, 40], help="hidden widths (40 40)")
     args = p.parse_args(argv)
