@@ -1,7 +1,7 @@
 """Make the figures of tutorials 01-06: `make figures`, or `python tutorials/figures.py [--out DIR] [--only NAME ...]`.
 
 Every figure is computed here from tinymeta, with fixed seeds; the PNGs are committed next to the
-tutorials so that GitHub shows them. Takes about two minutes on one core (the pretraining run of 01,
+tutorials so that GitHub shows them. Takes about a minute on one core (the pretraining run of 01,
 the short meta-training runs of 06); `--only 06-short-run.png` makes just that one.
 """
 import argparse
@@ -181,9 +181,9 @@ def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterat
     assert np.all(order[:first_order_iterations] == 1) and np.all(order[first_order_iterations:] == 2)
     assert rate[0] == config["meta_lr"] and np.all(np.diff(rate) < 0)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
-    for j in range(steps):
-        axes[0].plot(its, weights[:, j], color=f"C{j}", lw=1.5, ls="-" if j == steps - 1 else "--",
-                     label=f"w{j + 1}" + (" (last step)" if j == steps - 1 else ""))
+    assert np.all(weights[:, :-1] == weights[:, :1])  # the first k - 1 weights are equal: one curve
+    axes[0].plot(its, weights[:, 0], "C0--", lw=1.5, label=f"w1 = ... = w{steps - 1}")
+    axes[0].plot(its, weights[:, -1], "C1", lw=1.5, label=f"w{steps} (last step)")
     axes[0].axvline(msl_iterations, color="0.8", lw=0.8)
     axes[0].set(xlabel="meta-iteration", ylabel="weight", title=f"multi-step loss weights, k = {steps}",
                 ylim=(-0.05, 1.05))
