@@ -1,7 +1,8 @@
-"""Make the figures of tutorials 01-04: `make figures`, or `python tutorials/figures.py [--out DIR]`.
+"""Make the figures of tutorials 01-06: `make figures`, or `python tutorials/figures.py [--out DIR] [--only NAME ...]`.
 
 Every figure is computed here from tinymeta, with fixed seeds; the PNGs are committed next to the
-tutorials so that GitHub shows them. Takes about a minute on one core (the pretraining run of 01).
+tutorials so that GitHub shows them. Takes about a minute on one core (the pretraining run of 01,
+the short meta-training runs of 06); `--only 06-short-run.png` makes just that one.
 """
 import argparse
 from pathlib import Path
@@ -15,7 +16,7 @@ from autograd.misc import flatten
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from tinymeta import maml, mlp, reptile, sinusoid  # noqa: E402
+from tinymeta import enhanced, maml, mlp, reptile, sinusoid, train  # noqa: E402
 
 GRID = np.linspace(-5, 5, 401)[:, None]  # (401, 1)
 
@@ -166,12 +167,105 @@ def taylor_figure(path):
     plt.close(fig)
 
 
+def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterations=500, iterations=1500):
+    """05: the three MAML++ schedules of train.py over one run, as train.run applies them."""
+    its = np.arange(1, iterations + 1)
+    config = train.make_config("enhanced", inner_steps=steps, msl_iterations=msl_iterations,
+                               first_order_iterations=first_order_iterations, iterations=iterations, cosine=True)
+    weights = np.array([enhanced.msl_weights(steps, i - 1, msl_iterations) if i <= msl_iterations
+                        else np.eye(steps)[-1] for i in its])  # what enhanced_loss_and_grad uses at iteration i
+    order = np.array([1 if train.first_order(config, i) else 2 for i in its])
+    rate = np.array([train.meta_lr(config, i) for i in its])
+    assert np.allclose(weights.sum(axis=1), 1) and np.allclose(weights[0], 1 / steps)
+    assert np.allclose(weights[int(0.97 * msl_iterations) + 1:msl_iterations, 0], 0.03 / steps)
+    assert np.all(order[:first_order_iterations] == 1) and np.all(order[first_order_iterations:] == 2)
+    assert rate[0] == config["meta_lr"] and np.all(np.diff(rate) < 0)
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+    assert np.all(weights[:, :-1] == weights[:, :1])  # the first k - 1 weights are equal: one curve
+    axes[0].plot(its, weights[:, 0], "C0--", lw=1.5, label=f"w1 = ... = w{steps - 1}")
+    axes[0].plot(its, weights[:, -1], "C1", lw=1.5, label=f"w{steps} (last step)")
+    axes[0].axvline(msl_iterations, color="0.8", lw=0.8)
+    axes[0].set(xlabel="meta-iteration", ylabel="weight", title=f"multi-step loss weights, k = {steps}",
+                ylim=(-0.05, 1.05))
+    axes[0].legend(fontsize=7)
+    axes[1].step(its, order, where="post", color="k")
+    axes[1].set(xlabel="meta-iteration", ylabel="derivative order", yticks=[1, 2], ylim=(0.5, 2.5),
+                title="derivative-order annealing")
+    axes[2].plot(its, rate, color="C3")
+    axes[2].set(xlabel="meta-iteration", ylabel="Adam rate", title="cosine annealing of the meta rate")
+    fig.suptitle(f"MAML++ schedules for a {iterations}-iteration run: --msl-iterations {msl_iterations}, "
+                 f"--first-order-iterations {first_order_iterations}, --cosine", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def short_run(name, iterations, every, meta_batch=10, test_tasks=200):
+    """Meta-train `name` in memory as train.run does; every `every` iterations the query MSE on new tasks
+    after one inner step, and the learned rates if any; returns them with the final meta-parameters."""
+    config = train.make_config(name, meta_batch=meta_batch, inner_steps=1)
+    stream = np.random.default_rng(0)
+    algorithm = train.ALGORITHMS[name]
+    meta = algorithm.init(mlp.init(stream, (1, 40, 40, 1)), config)
+    size = flatten(meta)[0].size
+    state = (0, np.zeros(size), np.zeros(size))
+    new = sinusoid.sample_tasks(np.random.default_rng(100), test_tasks, 10, 10)
+    marks, errors, rates = [], [], []
+    for iteration in range(0, iterations + 1):
+        if iteration % every == 0:
+            fast = algorithm.adapt(meta, new.x_support, new.y_support, config, 1)
+            marks.append(iteration)
+            errors.append(np.mean(mlp.mse(fast, new.x_query, new.y_query)))
+            rates.append(np.array(meta["lr"][0]) if "lr" in meta else None)
+        if iteration < iterations:
+            batch = sinusoid.sample_tasks(stream, meta_batch, 10, 10)
+            _, g = algorithm.loss_and_grad(meta, batch, config, iteration + 1)
+            meta, state = train.adam(meta, g, state, config["meta_lr"])
+    return np.array(marks), np.array(errors), rates, meta
+
+
+def short_run_figure(path, iterations=300, every=10):
+    """06: query MSE after one step on 200 new tasks during short runs; Enhanced's learned rates."""
+    runs = {name: short_run(name, iterations, every) for name in ("maml", "metacurvature", "enhanced")}
+    marks = runs["maml"][0]
+    at = {name: dict(zip(marks, errors)) for name, (_, errors, _, _) in runs.items()}
+    assert at["enhanced"][40] < 0.5 * at["maml"][40], "tutorial 06: Enhanced below half of MAML at 40"
+    assert all(at[name][iterations] < at["maml"][iterations] for name in ("metacurvature", "enhanced")), \
+        "tutorial 06: both learned preconditioners end the short run below MAML"
+    assert all(at[name][iterations] < 0.1 * at[name][0] for name in runs), "tutorial 06: all fall tenfold"
+    final = runs["enhanced"][3]
+    for i in (3, 5):  # b2, b3: negative learned rates while their bias vectors m stay positive
+        assert final["lr"][0, i] < 0 and np.all(final["curvature"][i] > 0), "tutorial 06: steps up the gradient"
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for (name, (marks, errors, _, _)), color in zip(runs.items(), ("C0", "C1", "C2")):
+        axes[0].semilogy(marks, errors, "o-", ms=2.5, color=color, label=name)
+    axes[0].axvline(40, color="0.8", lw=0.8)
+    axes[0].set(xlabel="meta-iteration (10 tasks each)", ylabel="query MSE after one inner step",
+                title="200 new tasks, K = 10")
+    axes[0].legend(fontsize=8)
+    rates = np.array(runs["enhanced"][2])  # (marks, 6)
+    names = ["W1", "b1", "W2", "b2", "W3", "b3"]
+    for i in range(rates.shape[1]):
+        axes[1].plot(marks, rates[:, i], color=f"C{i}", label=names[i])
+    axes[1].axhline(0.01, color="0.6", ls=":", lw=1)
+    axes[1].axhline(0, color="0.8", lw=0.8)
+    axes[1].set(xlabel="meta-iteration", ylabel="learned rate", title="Enhanced: its LSLR rates (start 0.01)")
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.suptitle(f"A short run only ({iterations} iterations, meta-batch 10, 1 inner step): the start of training, "
+                 "not its end", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 FIGURES = {
     "01-tasks.png": tasks_figure,
     "01-pretrain-mean.png": pretrain_figure,
     "02-central-differences.png": central_differences_figure,
     "03-first-order-gap.png": first_order_gap_figure,
     "04-taylor.png": taylor_figure,
+    "05-maml-plus-plus.png": maml_plus_plus_figure,
+    "06-short-run.png": short_run_figure,
 }
 
 
@@ -179,9 +273,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "figures",
                         help="folder for the PNGs (default: tutorials/figures)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(FIGURES),
+                        help="make only these figures, e.g. --only 05-maml-plus-plus.png (default: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, make in FIGURES.items():
+        if args.only and name not in args.only:
+            continue
         make(args.out / name)
         print(args.out / name)
 
