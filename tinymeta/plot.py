@@ -1,27 +1,71 @@
 """One figure of a run, in the style of Finn et al. 2017, Fig. 2: for a few test tasks, the true
 sine, the K support points and the network's prediction before adaptation and after 1 and 10
-steps; below, the meta-training curve. Drawn with matplotlib's Agg backend (no window), saved as PNG.
+steps; below, the meta-training curve; below that, whatever else was meta-learned:
+
+- per-array, per-step learning rates (LSLR, Enhanced) as grouped bars, one group per array;
+- per-weight learning rates (Meta-SGD) as one box plot per array, since there is one rate per weight;
+- curvature (Meta-Curvature, Enhanced) as heat maps of M_in - I and M_out - I per weight and bars of
+  m - 1 per bias: what was learned on top of the identity that makes the update MAML's.
+
+Drawn with matplotlib's Agg backend (no window), saved as one PNG.
 """
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from tinymeta import mlp, sinusoid  # noqa: E402
 
 STEPS = (0, 1, 10)
+DIVERGING = "RdBu_r"  # blue below 0, white at 0, red above
 
 
 def figure(meta, algorithm, config, history, rng, path, shots=None, n_tasks=3):
-    """Draw the run and save it to `path` (PNG). rng draws the test tasks; history is the
-    per-iteration meta-loss."""
-    shots = shots or config["shots"]
+    """Draw the run and save it to `path` (PNG); returns the (closed) matplotlib Figure.
+
+    rng draws the test tasks; history is the per-iteration meta-loss. Sections for learned rates
+    and curvature are added when meta has "lr" or "curvature" (see `meta_sections`).
+    """
+    sections = meta_sections(meta)
+    heights = [7.5] + [HEIGHTS[s] for s in sections]
+    fig = plt.figure(figsize=(4 * n_tasks, sum(heights)), layout="constrained")
+    subfigs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    draw_fits(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
+    for subfig, section in zip(subfigs[1:], sections):
+        DRAW[section](subfig, meta, config)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return fig
+
+
+def meta_sections(meta):
+    """The meta-learned things beyond an initialisation that `figure` draws, in order:
+    "step rates" (lr of shape (steps, arrays)), "weight rates" (lr a list shaped like params), "curvature"."""
+    sections = []
+    if "lr" in meta:
+        sections.append("weight rates" if isinstance(meta["lr"], (list, tuple)) else "step rates")
+    if "curvature" in meta:
+        sections.append("curvature")
+    return sections
+
+
+def names(params):
+    """["W1", "b1", "W2", "b2", ...]: weights (2-D) and biases of layer i // 2 + 1."""
+    return [f"{'W' if np.ndim(p) == 2 else 'b'}{i // 2 + 1}" for i, p in enumerate(params)]
+
+
+def shape_text(shape):
+    return "×".join(map(str, shape)) if len(shape) > 1 else f"{shape[0]},"
+
+
+def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
+    """Finn et al. Fig. 2: test-task fits before and after adaptation; below, the meta-training curve."""
     tasks = sinusoid.sample_tasks(rng, n_tasks, shots, shots)
     x = np.broadcast_to(np.linspace(*sinusoid.X_RANGE, 200)[:, None], (n_tasks, 200, 1))  # (T, 200, 1)
     predictions = {s: mlp.predict(algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s), x)
                    for s in STEPS}  # (T, 200, 1) each
-    fig = plt.figure(figsize=(4 * n_tasks, 7.5), layout="constrained")
     grid = fig.add_gridspec(2, n_tasks, height_ratios=(3, 2))
     for t in range(n_tasks):
         ax = fig.add_subplot(grid[0, t])
@@ -51,5 +95,88 @@ def figure(meta, algorithm, config, history, rng, path, shots=None, n_tasks=3):
     ax.set_ylabel("meta-loss")
     ax.set_title(f"{config['algorithm']}, {config['shots']}-shot, meta-batch {config['meta_batch']}, "
                  f"inner lr {config['inner_lr']}, {config['inner_steps']} inner step(s)")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+
+
+def draw_step_rates(fig, meta, config):
+    """LSLR / Enhanced: lr (steps, arrays) as bars grouped by array, one bar per inner step."""
+    lr = np.asarray(meta["lr"])  # (S, n)
+    steps, n = lr.shape
+    ax = fig.subplots()
+    width = 0.8 / steps
+    for s in range(steps):
+        bars = ax.bar(np.arange(n) + (s - (steps - 1) / 2) * width, lr[s], width, label=f"inner step {s + 1}")
+        if steps * n <= 12:  # room for the numbers
+            ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
+    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
+    ax.axhline(0, color="black", lw=0.5)
+    ax.set_xticks(np.arange(n), names(meta["params"]))
+    ax.set_ylabel("learned inner learning rate")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"learned learning rate per parameter array and inner step ({config['algorithm']})")
+
+
+def draw_weight_rates(fig, meta, config):
+    """Meta-SGD: one rate per weight, so a box plot of the rates of each array (box: quartiles,
+    whiskers: 1.5 IQR) over the rates themselves as dots, spread sideways so that they can be seen."""
+    ax = fig.subplots()
+    rates = [np.ravel(r) for r in meta["lr"]]
+    spread = np.random.default_rng(0)  # only moves the dots sideways: the picture is the same every time
+    for i, r in enumerate(rates):
+        ax.plot(i + 1 + spread.uniform(-0.2, 0.2, len(r)), r, ".", color="tab:blue", ms=3, alpha=0.4)
+    ax.boxplot(rates, widths=0.6, showfliers=False, medianprops=dict(color="tab:orange", lw=2))
+    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
+    ax.set_xticks(np.arange(1, len(rates) + 1),
+                  [f"{name}\n({shape_text(np.shape(r))})" for name, r in zip(names(meta["params"]), meta["lr"])])
+    ax.set_ylabel("learned inner learning rate")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"learned per-weight learning rates of each array ({config['algorithm']})")
+
+
+def draw_curvature(fig, meta, config):
+    """Meta-Curvature: per layer (a column), heat maps of M_in - I and M_out - I of its weight, each on
+    its own colour scale centred on 0, and bars of m - 1 of its bias."""
+    params, curvature = meta["params"], meta["curvature"]
+    axes = fig.subplots(3, (len(params) + 1) // 2, squeeze=False, height_ratios=(3, 3, 2))  # layer i // 2: a column
+    for i, (name, c) in enumerate(zip(names(params), curvature)):
+        if np.ndim(params[i]) == 2:
+            for ax, m, which in zip(axes[:2, i // 2], c, ("in", "out")):
+                heat_map(fig, ax, np.asarray(m) - np.eye(len(m)),
+                         f"{name}: M_{which} − I ({shape_text(np.shape(m))})", f"{which}put unit")
+            continue
+        m, ax = np.ravel(c) - 1, axes[2, i // 2]
+        ax.bar(np.arange(len(m)), m, color=np.where(m >= 0, "tab:red", "tab:blue"))
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_title(f"{name}: m − 1 ({shape_text(np.shape(c))})" + (f" = {m[0]:+.3g}" if len(m) == 1 else ""),
+                     fontsize=9)
+        ax.set_xlabel("output unit")
+        if len(m) == 1:
+            ax.set_xlim(-1, 1)  # a lone bias gets a bar of ordinary width
+            ax.set_xticks([0])
+        else:
+            ax.set_xlim(-0.6, len(m) - 0.4)
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+    for ax in axes.ravel():
+        if not ax.has_data():
+            ax.set_axis_off()
+    fig.suptitle(f"learned curvature minus its initial identity ({config['algorithm']}): "
+                 "update W ← W − α M_in G M_out, b ← b − α m ⊙ g")
+
+
+def heat_map(fig, ax, d, title, unit):
+    """d as an image, a diverging colour scale symmetric about 0, with a colour bar; 1×1: its value."""
+    v = np.max(np.abs(d)) or 1.0  # all zeros (nothing learned yet): white, scale ±1
+    image = ax.imshow(d, cmap=DIVERGING, vmin=-v, vmax=v, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    if d.size == 1:
+        ax.text(0, 0, f"{d[0, 0]:+.3g}", ha="center", va="center", color="white" if d[0, 0] else "black", fontsize=14)
+        ax.set_axis_off()
+        return
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_xlabel(unit)
+    ax.set_ylabel(unit)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # a few unit numbers
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+
+
+HEIGHTS = {"step rates": 3.0, "weight rates": 3.0, "curvature": 8.0}
+DRAW = {"step rates": draw_step_rates, "weight rates": draw_weight_rates, "curvature": draw_curvature}

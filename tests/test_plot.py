@@ -1,0 +1,105 @@
+"""tinymeta/plot.py: a PNG for every registered algorithm, and below the fits exactly the meta-learned
+things the run has (learned rates, curvature), drawing the numbers of the checkpoint.
+
+Runs use a tiny network (--hidden 8) and a few iterations so the file stays fast.
+"""
+import struct
+
+import numpy as np
+import pytest
+
+from tinymeta import mlp, plot, train  # plot first: it chooses matplotlib's Agg backend
+import matplotlib.pyplot as plt
+
+# What each algorithm learns beyond an initialisation; every registered algorithm must be listed.
+SECTIONS = {"maml": [], "fomaml": [], "reptile": [], "pretrain": [], "anil": [],
+            "metasgd": ["weight rates"], "lslr": ["step rates"], "metacurvature": ["curvature"],
+            "enhanced": ["step rates", "curvature"]}
+
+
+def png_size(path):
+    """(width, height) from a PNG's header."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def titled(fig, words):
+    return [ax for ax in fig.axes if words in ax.get_title()]
+
+
+def draw(run_dir, path):
+    config, state, algorithm = train.load(run_dir)
+    fig = plot.figure(state["meta"], algorithm, config, state["history"], train.task_stream(1, "evaluate"), path)
+    return fig, state["meta"], config
+
+
+def tiny_run(tmp_path, name, **options):
+    config = train.make_config(name, hidden=[8], meta_batch=2, shots=5, iterations=3, **options)
+    train.start(tmp_path / "run", config)
+    train.run(tmp_path / "run", 3, quiet=True)
+    return tmp_path / "run"
+
+
+def test_every_algorithm_is_listed():
+    assert sorted(SECTIONS) == sorted(train.ALGORITHMS)
+
+
+@pytest.mark.parametrize("name", list(train.ALGORITHMS))
+def test_plot_draws_what_the_run_meta_learned(tmp_path, name):
+    run = tiny_run(tmp_path, name, inner_steps=2)
+    fig, meta, config = draw(run, tmp_path / "plot.png")
+    assert plot.meta_sections(meta) == SECTIONS[name]
+    width, height = png_size(tmp_path / "plot.png")
+    assert width == 1200 and (height > 750) == bool(SECTIONS[name])  # 750: the fits and the curve alone
+    assert len(titled(fig, "test task")) == 3 and len(titled(fig, "inner step(s)")) == 1  # the fits and the curve
+    rates, weights = titled(fig, "per parameter array and inner step"), titled(fig, "per-weight learning rates")
+    heat_maps = [ax for ax in fig.axes if ax.images]
+    assert len(rates) == ("step rates" in SECTIONS[name]) and len(weights) == ("weight rates" in SECTIONS[name])
+    assert len(heat_maps) == (4 if "curvature" in SECTIONS[name] else 0)  # M_in, M_out of W1 (1, 8) and W2 (8, 1)
+    if rates:
+        check_step_rates(rates[0], meta, config)
+    if weights:
+        check_weight_rates(weights[0], meta)
+    if heat_maps:
+        check_curvature(fig, meta)
+
+
+def check_step_rates(ax, meta, config):
+    """LSLR's bars are meta["lr"], trained away from the initial rate, one group per array."""
+    heights = np.array([[bar.get_height() for bar in bars] for bars in ax.containers])  # (steps, arrays)
+    assert heights.shape == (2, 4) and np.array_equal(heights, meta["lr"])
+    assert not np.allclose(meta["lr"], config["inner_lr"])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["W1", "b1", "W2", "b2"]
+
+
+def check_weight_rates(ax, meta):
+    """Meta-SGD's dots are every weight's rate, one column per array."""
+    dots = [line.get_ydata() for line in ax.lines if line.get_marker() == "."]
+    assert len(dots) == 4 and all(np.array_equal(d, np.ravel(r)) for d, r in zip(dots, meta["lr"]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["W1\n(1×8)", "b1\n(8,)", "W2\n(8×1)", "b2\n(1,)"]
+
+
+def check_curvature(fig, meta):
+    """Heat maps of M - I on a colour scale centred on 0, bars of m - 1, titled by array and shape."""
+    assert any(np.any(m != np.eye(len(m))) for c in meta["curvature"][::2] for m in c)  # trained away from I
+    for i, name in ((0, "W1"), (2, "W2")):
+        for m, which in zip(meta["curvature"][i], ("in", "out")):
+            (ax,) = titled(fig, f"{name}: M_{which} − I ({m.shape[0]}×{m.shape[1]})")
+            drawn, d = ax.images[0], m - np.eye(len(m))
+            assert np.array_equal(drawn.get_array(), d) and drawn.norm.vmin == -drawn.norm.vmax == -np.max(np.abs(d))
+    for i, name in ((1, "b1"), (3, "b2")):
+        (ax,) = titled(fig, f"{name}: m − 1")
+        assert np.array_equal([bar.get_height() for bar in ax.patches], meta["curvature"][i] - 1)
+
+
+def test_untrained_curvature_is_drawn_as_zero():
+    """Fresh from init (pairs are tuples here, lists after a checkpoint): M - I = 0 is white on a ±1 scale."""
+    config = train.make_config("metacurvature", hidden=[4])
+    meta = train.ALGORITHMS["metacurvature"].init(mlp.init(np.random.default_rng(0), (1, 4, 1)), config)
+    assert isinstance(meta["curvature"][0], tuple)
+    fig = plt.figure(layout="constrained")
+    plot.draw_curvature(fig, meta, config)
+    heat_maps = [ax.images[0] for ax in fig.axes if ax.images]
+    plt.close(fig)
+    assert len(heat_maps) == 4 and all(not np.any(h.get_array()) and h.norm.vmax == 1 for h in heat_maps)
