@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
-from tinymeta import mlp, sinusoid, train  # noqa: E402
+from tinymeta import checkpoint, mlp, plot, sinusoid, train  # noqa: E402
 from tinymeta.reproduce import ALGORITHMS, BAR, PUBLISHED, REPORT_STEPS, SHOTS, write_json  # noqa: E402
 
 KEYS = ("mse_query", "ci_query", "mse_grid", "ci_grid", "tasks")
@@ -33,10 +33,28 @@ def write(results):
                     metric="mean MSE on K query points and on 100 grid points of [-5, 5], with 1.96 std / sqrt(n)",
                     wall_seconds=wall_seconds(runs))
     write_json(os.path.join(results, "sinusoid.json"), dict(protocol=protocol, rows=rows))
+    export(results, runs)
     steps_figure(runs, os.path.join(results, "sinusoid-steps.png"))
     have_examples = examples_figure(results, os.path.join(results, "sinusoid-examples.png"))
     with open(os.path.join(results, "sinusoid.md"), "w") as f:
         f.write(markdown(rows, runs, protocol, have_examples))
+
+
+def export(results, runs, learned=("metasgd", "lslr", "metacurvature", "enhanced")):
+    """From each run's checkpoint (not committed: it holds optimizer state and history): NAME/meta.npz, the
+    meta-parameters alone (load with checkpoint.unleaves(np.load(path), "meta")), and for runs that learn
+    rates or curvature, figures/NAME.png drawn by `python -m tinymeta plot`."""
+    for r in runs:
+        run_dir = os.path.join(results, "runs", r["name"])
+        if not os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
+            continue
+        config, state, entry = train.load(run_dir)
+        if not os.path.exists(os.path.join(run_dir, "meta.npz")):  # npz files hold their time of writing
+            np.savez(os.path.join(run_dir, "meta.npz"), **checkpoint.leaves(state["meta"], "meta"))
+        if r["algorithm"] in learned:
+            os.makedirs(os.path.join(results, "figures"), exist_ok=True)
+            plot.figure(state["meta"], entry, config, state["history"], train.task_stream(1, "evaluate"),
+                        os.path.join(results, "figures", r["name"] + ".png"))
 
 
 def load(results):
