@@ -206,7 +206,8 @@ def main(argv=None):
     print(table(["loss", "ms"], rows))
 
     print("\nexact MAML, batched over tasks against a Python loop over tasks (1 inner step)")
-    rows = [[T, f"{b:.2f}", f"{l:.2f}", f"{l / b:.1f}x", f"{d:.1e}"] for T, b, l, d in batched_against_loop(maml, args, rng)]
+    rows = [[T, f"{b:.2f}", f"{l:.2f}", f"{l / b:.1f}x", f"{d:.1e}"]
+            for T, b, l, d in batched_against_loop(maml, args, rng)]
     print(table(["T", "batched ms", "loop ms", "loop / batched", "max |difference|"], rows))
 
     print(f"\npeak memory of one MAML meta-gradient (tracemalloc, T = {args.paper_meta_batch})")
