@@ -13,7 +13,8 @@ def test_quick_bench_prints_every_table(capsys):
     for name in bench.available():
         assert f"\n{name} " in out
     # the batched and looped meta-gradients it times are the same gradient
-    differences = [float(line.split()[-1]) for line in out.split("max |difference|")[1].split("\n\n")[0].splitlines()[2:]]
+    loop_table = out.split("max |difference|")[1].split("\n\n")[0].splitlines()[2:]
+    differences = [float(line.split()[-1]) for line in loop_table]
     assert differences and max(differences) < 1e-12
 
 
