@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 
 # Speed: ms per meta-iteration of every algorithm and how it grows (tinymeta/bench.py; a few minutes).
 bench: $(VENV)/.installed
-	$(PY) -m tinymeta.bench
+	$(PY) -m tinymeta bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

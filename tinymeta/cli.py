@@ -4,6 +4,7 @@ Bad input gets one line on stderr naming the bad value and exit status 2; a dive
 with 1; Ctrl-C during training saves a checkpoint and exits with 130.
 """
 import argparse
+import ctypes
 import importlib
 import json
 import math
@@ -115,8 +116,21 @@ def parser():
     return top
 
 
+def keep_freed_memory():
+    """Ask glibc's malloc to keep freed memory instead of handing it back to the system after every
+    meta-iteration and asking for it again: about a quarter of a meta-iteration's time here (`make bench`).
+    The same as MALLOC_MMAP_THRESHOLD_=4000000 MALLOC_TRIM_THRESHOLD_=100000000; results do not change."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 4_000_000)  # M_MMAP_THRESHOLD: arrays below 4 MB come from the heap
+        libc.mallopt(-1, 100_000_000)  # M_TRIM_THRESHOLD: keep up to 100 MB of free heap
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    keep_freed_memory()
     if argv[:1] == ["bench"]:
         return bench(argv[1:])
     args = parser().parse_args(argv)
