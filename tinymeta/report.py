@@ -70,8 +70,13 @@ def wall_seconds(runs):
     return round(max(r["finished"] for r in runs) - min(r["started"] for r in runs)) if runs else 0
 
 
-def cell(row):
-    return f"{row['mse_query']:.3f} ± {row['ci_query']:.3f}"
+def number(value):
+    """3 decimals; scientific notation for the huge errors of an adaptation that diverged."""
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1e}"  # nan and inf print as themselves
+
+
+def cell(row, kind="query"):
+    return f"{number(row['mse_' + kind])} ± {number(row['ci_' + kind])}"
 
 
 def markdown(rows, runs, protocol, have_examples):
@@ -96,7 +101,8 @@ def markdown(rows, runs, protocol, have_examples):
                     published.append(f"{s} step{'s' * (s > 1)}: {mean}{f' ± {ci}' if ci else ''} ({source})")
                     if r["algorithm"] in BAR[0] and source in BAR[1]:
                         mine = by[(r["algorithm"], r["shots"], tested, s)]["mse_query"]
-                        bar.append(f"{s}: met" if mine <= mean else f"{s}: short by {mine - mean:.3f}")
+                        bar.append(f"{s}: met" if mine <= mean else f"{s}: short by {number(mine - mean)}"
+                                   if np.isfinite(mine) else f"{s}: short (adaptation diverged)")
             lines.append(f"| {r['algorithm']} | {r['shots']} | {r['iterations']}"
                          f"{' (diverged)' if r.get('diverged') else ''} | "
                          + " | ".join(cell(o) if o else "" for o in ours)
@@ -107,8 +113,7 @@ def markdown(rows, runs, protocol, have_examples):
     for r in runs:
         k = str(r["shots"])
         g = {rec["steps"]: rec for rec in r["evaluations"][k]}
-        lines.append(f"| {r['algorithm']} | {k} | {g[1]['mse_grid']:.3f} ± {g[1]['ci_grid']:.3f} | "
-                     f"{g[10]['mse_grid']:.3f} ± {g[10]['ci_grid']:.3f} |")
+        lines.append(f"| {r['algorithm']} | {k} | {cell(g[1], 'grid')} | {cell(g[10], 'grid')} |")
     lines += ["", "## Hyperparameters chosen on validation tasks", ""]
     for r in runs:
         if r["chosen"]:
@@ -128,9 +133,11 @@ def steps_figure(runs, path):
         for r in runs:
             if r["shots"] == k and str(k) in r["evaluations"]:
                 records = r["evaluations"][str(k)]
-                ax.plot([x["steps"] for x in records], [x["mse_query"] for x in records], marker=".",
-                        label=r["algorithm"])
-        ax.set(title=f"{k}-shot, 1,000 test tasks", xlabel="adaptation steps", yscale="log")
+                mse = np.array([x["mse_query"] for x in records])
+                ax.plot([x["steps"] for x in records], np.where(np.isfinite(mse), np.minimum(mse, 1e3), 1e3),
+                        marker=".", label=r["algorithm"])  # diverged: drawn off the top
+        ax.set(title=f"{k}-shot test tasks (a curve that leaves the top diverged)", xlabel="adaptation steps",
+               yscale="log", ylim=(0.03, 5))
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("MSE on K query points")
     np.atleast_1d(axes)[-1].legend(fontsize=8)
