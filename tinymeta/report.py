@@ -135,12 +135,13 @@ def steps_figure(runs, path):
                 records = r["evaluations"][str(k)]
                 mse = np.array([x["mse_query"] for x in records])
                 ax.plot([x["steps"] for x in records], np.where(np.isfinite(mse), np.minimum(mse, 1e3), 1e3),
-                        marker=".", label=r["algorithm"])  # diverged: drawn off the top
+                        marker=".", label=r["algorithm"], color=f"C{ALGORITHMS.index(r['algorithm'])}")  # diverged: off the top
         ax.set(title=f"{k}-shot test tasks (a curve that leaves the top diverged)", xlabel="adaptation steps",
                yscale="log", ylim=(0.03, 5))
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("MSE on K query points")
-    np.atleast_1d(axes)[-1].legend(fontsize=8)
+    for ax in np.atleast_1d(axes):
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
