@@ -46,15 +46,17 @@ def export(results, runs, learned=("metasgd", "lslr", "metacurvature", "enhanced
     rates or curvature, figures/NAME.png drawn by `python -m tinymeta plot`."""
     for r in runs:
         run_dir = os.path.join(results, "runs", r["name"])
-        if not os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
-            continue
+        figure = os.path.join(results, "figures", r["name"] + ".png")
+        if not os.path.exists(os.path.join(run_dir, "checkpoint.npz")) or (
+                os.path.exists(os.path.join(run_dir, "meta.npz")) and (r["algorithm"] not in learned or
+                                                                       os.path.exists(figure))):
+            continue  # made already (checkpoints are not committed: what they gave is)
         config, state, entry = train.load(run_dir)
         if not os.path.exists(os.path.join(run_dir, "meta.npz")):  # npz files hold their time of writing
             np.savez(os.path.join(run_dir, "meta.npz"), **checkpoint.leaves(state["meta"], "meta"))
         if r["algorithm"] in learned:
             os.makedirs(os.path.join(results, "figures"), exist_ok=True)
-            plot.figure(state["meta"], entry, config, state["history"], train.task_stream(1, "evaluate"),
-                        os.path.join(results, "figures", r["name"] + ".png"))
+            plot.figure(state["meta"], entry, config, state["history"], train.task_stream(1, "evaluate"), figure)
 
 
 def load(results):
@@ -148,18 +150,21 @@ def steps_figure(runs, path):
 
 
 def examples_figure(results, path, names=("pretrain-k10", "maml-k10", "metasgd-k10", "enhanced-k10"), n_tasks=3):
-    """Predictions after 0, 1 and 10 steps on the same test tasks, one row per run (needs checkpoints)."""
+    """Predictions after 0, 1 and 10 steps on the same test tasks, one row per run (from NAME/meta.npz)."""
     dirs = [os.path.join(results, "runs", n) for n in names]
-    dirs = [d for d in dirs if os.path.exists(os.path.join(d, "checkpoint.npz"))]
+    dirs = [d for d in dirs if os.path.exists(os.path.join(d, "meta.npz"))]
     if not dirs:
         return False
     tasks = sinusoid.sample_tasks(train.task_stream(1, "evaluate"), n_tasks, 10, 10)
     grid = np.linspace(-5, 5, 200)[None, :, None].repeat(n_tasks, axis=0)  # (T, 200, 1)
     fig, axes = plt.subplots(len(dirs), n_tasks, figsize=(3.3 * n_tasks, 2.4 * len(dirs)), squeeze=False)
     for row, d in zip(axes, dirs):
-        config, state, entry = train.load(d)
+        with open(os.path.join(d, "config.json")) as f:
+            config = json.load(f)
+        with np.load(os.path.join(d, "meta.npz")) as npz:
+            meta = checkpoint.unleaves(dict(npz), "meta")
         for steps, style in ((0, ":"), (1, "--"), (10, "-")):
-            fast = entry.adapt(state["meta"], tasks.x_support, tasks.y_support, config, steps)
+            fast = train.ALGORITHMS[config["algorithm"]].adapt(meta, tasks.x_support, tasks.y_support, config, steps)
             pred = mlp.predict(fast, grid)
             for t, ax in enumerate(row):
                 ax.plot(grid[t, :, 0], pred[t, :, 0], style, color="C1", label=f"{steps} steps")
