@@ -97,7 +97,8 @@ def markdown(rows, runs, protocol, have_examples):
                     if r["algorithm"] in BAR[0] and source in BAR[1]:
                         mine = by[(r["algorithm"], r["shots"], tested, s)]["mse_query"]
                         bar.append(f"{s}: met" if mine <= mean else f"{s}: short by {mine - mean:.3f}")
-            lines.append(f"| {r['algorithm']} | {r['shots']} | {r['iterations']} | "
+            lines.append(f"| {r['algorithm']} | {r['shots']} | {r['iterations']}"
+                         f"{' (diverged)' if r.get('diverged') else ''} | "
                          + " | ".join(cell(o) if o else "" for o in ours)
                          + f" | {'<br>'.join(published)} | {', '.join(bar)} |")
         lines.append("")

@@ -65,8 +65,8 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     chosen = select(name, algorithm, shots, results, validation_iterations, hidden) \
         if CANDIDATES.get(algorithm, ("",))[0] == "train" else {}
     run_dir = os.path.join(results, "runs", name)
-    execute(train_command(algorithm, shots, iterations, hidden, chosen, run_dir), run_dir, iterations)
-    config, state, entry = train.load(run_dir)
+    diverged = not execute(train_command(algorithm, shots, iterations, hidden, chosen, run_dir), run_dir, iterations)
+    config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
     if CANDIDATES.get(algorithm, ("",))[0] == "adapt":  # choose on validation tasks, with the trained model
         chosen = choose([(c, validation_score(state["meta"], entry, {**config, **c}, shots)) for c in
                          CANDIDATES[algorithm][1]], os.path.join(results, "select", name + ".json"))
@@ -77,7 +77,7 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     if shots == 10 and algorithm in ("maml", "pretrain"):  # Finn et al.'s Table 2: K=10 model, 5-shot test
         evaluations[5] = evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
                                   5, max(REPORT_STEPS), tasks)
-    result = dict(name=name, algorithm=algorithm, shots=shots, iterations=state["iteration"], seed=SEED,
+    result = dict(name=name, algorithm=algorithm, shots=shots, iterations=state["iteration"], diverged=diverged, seed=SEED,
                   test_seed=TEST_SEED, chosen=chosen, commit=commit(), started=started, finished=time.time(),
                   command=" ".join(train_command(algorithm, shots, iterations, hidden, chosen, run_dir)) + " && " + " ".join(
                       ["python", "-m", "tinymeta", "evaluate", run_dir, "--steps", str(max(REPORT_STEPS)),
@@ -93,14 +93,18 @@ def train_command(algorithm, shots, iterations, hidden, chosen, run_dir):
 
 
 def execute(command, run_dir, iterations):
-    """Run a `python -m tinymeta train` command in this process; resume it if it was stopped."""
+    """Run a `python -m tinymeta train` command in this process, resuming it if it was stopped.
+
+    Returns False if training diverged (a non-finite meta-loss: the checkpoint holds the last good state).
+    """
     if os.path.exists(os.path.join(run_dir, "checkpoint.npz")):
         argv = ["train", "--resume", run_dir, "--iterations", str(iterations), "--quiet"]
     else:
         argv = command[3:]
     status = cli.main(argv)
-    if status:
+    if status not in (0, 1):  # 1: diverged, said on stderr by the command
         raise SystemExit(status)
+    return status == 0
 
 
 def select(name, algorithm, shots, results, validation_iterations, hidden):
@@ -112,8 +116,10 @@ def select(name, algorithm, shots, results, validation_iterations, hidden):
     scored = []
     for i, candidate in enumerate(CANDIDATES[algorithm][1]):
         run_dir = os.path.join(results, "select", name, f"candidate{i}")
-        execute(train_command(algorithm, shots, validation_iterations, hidden, candidate, run_dir),
-                run_dir, validation_iterations)
+        if not execute(train_command(algorithm, shots, validation_iterations, hidden, candidate, run_dir),
+                       run_dir, validation_iterations):
+            scored.append((candidate, float("nan")))  # diverged in training: it loses
+            continue
         config, state, entry = train.load(run_dir)
         scored.append((candidate, validation_score(state["meta"], entry, config, shots)))
     return choose(scored, path)

@@ -108,27 +108,41 @@ def params_only(params, config):
     return {"params": params}
 
 
+def metasgd_adapt(meta, x, y, config, steps):
+    return metasgd.adapt(meta, x, y, mlp.mse, steps)
+
+
+def lslr_adapt(meta, x, y, config, steps):
+    return lslr.adapt(meta, x, y, mlp.mse, steps)
+
+
+def metacurvature_adapt(meta, x, y, config, steps):
+    return metacurvature.adapt(meta, x, y, mlp.mse, config["inner_lr"], steps)
+
+
+def enhanced_adapt(meta, x, y, config, steps):
+    return enhanced.adapt(meta, x, y, mlp.mse, steps)
+
+
+def anil_adapt(meta, x, y, config, steps):
+    return anil.adapt(meta["params"], x, y, mlp.mse, config["inner_lr"], steps)
+
+
 ANNEAL = {"first_order_iterations": 0}  # every second-order algorithm takes MAML++'s derivative-order annealing
 ALGORITHMS = {
     "maml": Algorithm(params_only, maml_loss_and_grad, sgd_adapt, ANNEAL),
     "fomaml": Algorithm(params_only, fomaml_loss_and_grad, sgd_adapt),
     "reptile": Algorithm(params_only, reptile_loss_and_grad, sgd_adapt),
     "pretrain": Algorithm(params_only, pretrain_loss_and_grad, sgd_adapt),
-    "metasgd": Algorithm(lambda params, config: metasgd.init(params, config["inner_lr"]), metasgd_loss_and_grad,
-                         lambda meta, x, y, config, steps: metasgd.adapt(meta, x, y, mlp.mse, steps), ANNEAL),
+    "metasgd": Algorithm(lambda params, config: metasgd.init(params, config["inner_lr"]),
+                         metasgd_loss_and_grad, metasgd_adapt, ANNEAL),
     "lslr": Algorithm(lambda params, config: lslr.init(params, config["inner_steps"], config["inner_lr"]),
-                      lslr_loss_and_grad, lambda meta, x, y, config, steps: lslr.adapt(meta, x, y, mlp.mse, steps),
-                      ANNEAL),
-    "metacurvature": Algorithm(lambda params, config: metacurvature.init(params), metacurvature_loss_and_grad,
-                               lambda meta, x, y, config, steps: metacurvature.adapt(meta, x, y, mlp.mse,
-                                                                                     config["inner_lr"], steps), ANNEAL),
+                      lslr_loss_and_grad, lslr_adapt, ANNEAL),
+    "metacurvature": Algorithm(lambda params, config: metacurvature.init(params),
+                               metacurvature_loss_and_grad, metacurvature_adapt, ANNEAL),
     "enhanced": Algorithm(lambda params, config: enhanced.init(params, config["inner_steps"], config["inner_lr"]),
-                          enhanced_loss_and_grad,
-                          lambda meta, x, y, config, steps: enhanced.adapt(meta, x, y, mlp.mse, steps),
-                          dict(ANNEAL, msl_iterations=0)),
-    "anil": Algorithm(params_only, anil_loss_and_grad,
-                      lambda meta, x, y, config, steps: anil.adapt(meta["params"], x, y, mlp.mse,
-                                                                   config["inner_lr"], steps), ANNEAL),
+                          enhanced_loss_and_grad, enhanced_adapt, dict(ANNEAL, msl_iterations=0)),
+    "anil": Algorithm(params_only, anil_loss_and_grad, anil_adapt, ANNEAL),
 }
 
 # Finn et al. 2017, section 5.1 (sinusoid regression); `hidden` are the MLP's hidden widths.
