@@ -19,7 +19,7 @@ import numpy as np
 from autograd import grad
 from autograd.misc import flatten
 
-from tinymeta import mlp, sinusoid
+from tinymeta import mlp, sinusoid, train
 
 INNER_LR, META_LR = 0.01, 1e-3
 SWEEP_LR = 0.001  # inner lr for the inner-steps sweep: 10 steps of 0.01 from a random init can overflow
@@ -57,24 +57,16 @@ def available():
     return found
 
 
-def adam(meta, grads, state, lr=META_LR, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam step (Kingma & Ba 2015) on any nesting of arrays; state = (t, m, v) over the flat vector."""
-    theta, unflatten = flatten(meta)
-    g, _ = flatten(grads)
-    t, m, v = state if state else (0, np.zeros_like(theta), np.zeros_like(theta))
-    t, m, v = t + 1, beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g ** 2
-    return unflatten(theta - lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + eps)), (t, m, v)
-
-
 def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=3):
     """Median wall-clock ms of meta_gradient + Adam over fresh task batches, after `warmup` untimed
     ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
-    state, times = None, []
+    n = flatten(meta)[0].size
+    state, times = (0, np.zeros(n), np.zeros(n)), []  # Adam's (t, m, v), as in train.py
     enough = lambda: min(iterations, max(5, seconds / np.median(times))) if times else iterations
     while len(times) < enough():
         tasks = sinusoid.sample_tasks(rng, meta_batch, k, k)
         start = time.perf_counter()
-        meta, state = adam(meta, meta_gradient(meta, tasks), state)
+        meta, state = train.adam(meta, meta_gradient(meta, tasks), state, META_LR)
         elapsed = time.perf_counter() - start
         if warmup:
             warmup -= 1
