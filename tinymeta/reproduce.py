@@ -61,13 +61,12 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     shots = int(shots)
     if algorithm not in ALGORITHMS or shots not in SHOTS:
         raise SystemExit(f"tinymeta.reproduce: unknown run {name!r}")
-    started = time.time()
-    chosen = select(name, algorithm, shots, results, validation_iterations, hidden) \
-        if CANDIDATES.get(algorithm, ("",))[0] == "train" else {}
+    started, how = time.time(), CANDIDATES.get(algorithm, (None,))[0]
+    chosen = select(name, algorithm, shots, results, validation_iterations, hidden) if how == "train" else {}
     run_dir = os.path.join(results, "runs", name)
     diverged = not execute(train_command(algorithm, shots, iterations, hidden, chosen, run_dir), run_dir, iterations)
     config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
-    if CANDIDATES.get(algorithm, ("",))[0] == "adapt":  # choose on validation tasks, with the trained model
+    if how == "adapt":  # choose on validation tasks, with the trained model
         chosen = choose([(c, validation_score(state["meta"], entry, {**config, **c}, shots)) for c in
                          CANDIDATES[algorithm][1]], os.path.join(results, "select", name + ".json"))
         config.update(chosen)
