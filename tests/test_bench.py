@@ -1,4 +1,9 @@
 """The benchmark runs (tiny settings); it measures speed, so nothing here asserts a time."""
+import os
+import platform
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -32,3 +37,12 @@ def test_bad_arguments_exit_with_a_message(capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(["--iterations", "0"])
     assert e.value.code != 0 and "--iterations must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the malloc setting is glibc's")
+def test_importing_tinymeta_tunes_malloc_unless_told_not_to():
+    def imported(**env):
+        code = "import tinymeta; print(tinymeta.KEEPS_FREED_MEMORY)"
+        run = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+        return run.stdout.strip()
+    assert imported() == "True" and imported(TINYMETA_KEEP_FREED_MEMORY="0") == "False"

@@ -13,9 +13,10 @@ import types
 import numpy as np
 import pytest
 from autograd import grad
+from autograd.misc import flatten as autograd_flatten
 
 from tinymeta import checkpoint, cli, maml, mlp, reptile, sinusoid, train
-from tinymeta.evaluate import evaluate
+from tinymeta.evaluate import evaluate, median
 
 TINY = ["--hidden", "8", "--meta-batch", "4", "--shots", "5", "--quiet"]
 
@@ -208,12 +209,13 @@ def test_evaluation_matches_a_per_task_loop_and_the_ci_formula(tiny_run):
             values = np.array(values)
             assert np.isclose(r[mse], values.mean(), rtol=1e-10)
             assert np.isclose(r[ci], 1.96 * values.std(ddof=1) / np.sqrt(40), rtol=1e-10)
+        assert np.isclose(r["median_query"], np.median(query), rtol=1e-10)
 
 
 def test_evaluate_json_and_table(capsys, tiny_run):
     code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", 2, "--tasks", 20, "--json")
     records = json.loads(out)
-    assert code == 0 and [sorted(r) for r in records] == [sorted("steps mse_query ci_query mse_grid ci_grid tasks".split())] * 3
+    assert code == 0 and [sorted(r) for r in records] == [sorted("steps mse_query ci_query mse_grid ci_grid tasks median_query".split())] * 3
     code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", 2, "--tasks", 20)
     rows = out.splitlines()[2:]
     assert code == 0 and len(rows) == 3
@@ -306,4 +308,23 @@ def test_unwritable_paths_are_one_line(capsys, tiny_run, tmp_path):
     (tmp_path / "afile").write_text("")
     for argv in (["train", "maml", "--out", tmp_path / "afile"], ["plot", tiny_run, "--out", tmp_path / "no" / "x.png"]):
         code, _, err = run_cli(capsys, *argv)
-        assert code == 1 and len(err.strip().splitlines()) == 1 and str(tmp_path) in err and "Traceback" not in err, err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and str(tmp_path) in err and "Traceback" not in err, err
+
+
+def test_flatten_matches_autograds_order_and_round_trips():
+    """train.flatten lays Adam's moment vectors out exactly as autograd.misc.flatten did (checkpoints
+    written before keep their meaning), and unflatten gives back the same nest, dict order kept."""
+    rng = np.random.default_rng(2)
+    meta = {"params": [rng.normal(size=(2, 3)), rng.normal(size=3)], "lr": [rng.random(3), rng.random(())],
+            "curvature": (rng.normal(size=(2, 2)),)}
+    vector, unflatten = train.flatten(meta)
+    assert np.array_equal(vector, autograd_flatten(meta)[0]) and vector.dtype == np.float64
+    back = unflatten(vector + 1)
+    assert list(back) == list(meta) and type(back["curvature"]) is tuple
+    assert all(a.shape == b.shape and np.array_equal(a + 1, b)
+               for a, b in zip(train.leaves(meta), train.leaves(back)))
+
+
+def test_median_counts_a_diverged_task_as_infinitely_bad():
+    assert median(np.array([3.0, np.nan, 1.0])) == 3.0 and median(np.array([1.0, np.nan, np.inf])) == np.inf
+    assert median(np.array([4.0, 1.0, 2.0, 3.0])) == 2.5

@@ -17,8 +17,8 @@ from importlib.metadata import version
 
 import numpy as np
 from autograd import grad
-from autograd.misc import flatten
 
+import tinymeta
 from tinymeta import mlp, sinusoid, train
 
 INNER_LR, META_LR = 0.01, 1e-3
@@ -60,7 +60,7 @@ def available():
 def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=3):
     """Median wall-clock ms of meta_gradient + Adam over fresh task batches, after `warmup` untimed
     ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
-    n = flatten(meta)[0].size
+    n = train.flatten(meta)[0].size
     state, times = (0, np.zeros(n), np.zeros(n)), []  # Adam's (t, m, v), as in train.py
     enough = lambda: min(iterations, max(5, seconds / np.median(times))) if times else iterations
     while len(times) < enough():
@@ -172,7 +172,8 @@ def main(argv=None):
     modules = available()
     threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS") or k == "OPENBLAS_CORETYPE"}
     print(f"python {platform.python_version()}, numpy {np.__version__}, autograd {version('autograd')}, "
-          f"{os.cpu_count()} CPUs, {platform.machine()}; {threads or 'no thread settings in the environment'}")
+          f"{os.cpu_count()} CPUs, {platform.machine()}; {threads or 'no thread settings in the environment'}; "
+          f"malloc keeps freed memory: {'yes' if tinymeta.KEEPS_FREED_MEMORY else 'no'} (see tinymeta/__init__.py)")
     print(f"setting: MLP 1-40-40-1, K = {args.k} support and query points, inner lr {INNER_LR}, "
           f"Adam {META_LR}; median ms per meta-iteration (meta-gradient + Adam, sampling excluded)\n")
 

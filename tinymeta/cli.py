@@ -1,10 +1,10 @@
 """python -m tinymeta train | evaluate | plot | demo | bench: the command line.
 
-Bad input gets one line on stderr naming the bad value and exit status 2; a diverged run exits
-with 1; Ctrl-C during training saves a checkpoint and exits with 130.
+Bad input (a bad value, a path that cannot be written) gets one line on stderr naming it and exit
+status 2; a diverged run, and nothing else, exits with 1; Ctrl-C during training saves a checkpoint
+and exits with 130.
 """
 import argparse
-import ctypes
 import importlib
 import json
 import math
@@ -116,30 +116,17 @@ def parser():
     return top
 
 
-def keep_freed_memory():
-    """Ask glibc's malloc to keep freed memory instead of handing it back to the system after every
-    meta-iteration and asking for it again: about a quarter of a meta-iteration's time here (`make bench`).
-    The same as MALLOC_MMAP_THRESHOLD_=4000000 MALLOC_TRIM_THRESHOLD_=100000000; results do not change."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 4_000_000)  # M_MMAP_THRESHOLD: arrays below 4 MB come from the heap
-        libc.mallopt(-1, 100_000_000)  # M_TRIM_THRESHOLD: keep up to 100 MB of free heap
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass
-
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    keep_freed_memory()
     if argv[:1] == ["bench"]:
         return bench(argv[1:])
     args = parser().parse_args(argv)
     try:
         return {"train": do_train, "evaluate": do_evaluate, "plot": do_plot, "demo": do_demo}[args.command](args)
-    except (checkpoint.CheckpointError, train.ConfigError) as e:
+    except (checkpoint.CheckpointError, train.ConfigError, OSError) as e:  # OSError: a path that cannot be written
         print(f"tinymeta {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except (FloatingPointError, OSError) as e:  # a diverged run; a folder or file that cannot be written
+    except FloatingPointError as e:  # a diverged run, and only that (tinymeta/reproduce.py relies on it)
         print(f"tinymeta {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:

@@ -15,7 +15,8 @@ GRID = np.linspace(*sinusoid.X_RANGE, 100)
 
 
 def evaluate(meta, algorithm, config, rng, shots, steps, n_tasks):
-    """One record per step count 0..steps: dict(steps, mse_query, ci_query, mse_grid, ci_grid, tasks).
+    """One record per step count 0..steps: dict(steps, mse_query, ci_query, mse_grid, ci_grid, tasks,
+    median_query).
 
     meta: the meta-parameter dict; algorithm: an entry of train.ALGORITHMS; config: the run's
     configuration; rng: a numpy Generator for the test tasks (use train.task_stream(seed, "evaluate")).
@@ -33,8 +34,15 @@ def evaluate(meta, algorithm, config, rng, shots, steps, n_tasks):
         fast = algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s)  # (T,) + p.shape
         query, grid = mlp.mse(fast, tasks.x_query, tasks.y_query), mlp.mse(fast, x_grid, y_grid)  # (T,) each
         records.append(dict(steps=s, mse_query=float(np.mean(query)), ci_query=ci95(query),
-                            mse_grid=float(np.mean(grid)), ci_grid=ci95(grid), tasks=int(n_tasks)))
+                            mse_grid=float(np.mean(grid)), ci_grid=ci95(grid), tasks=int(n_tasks),
+                            median_query=median(query)))
     return records
+
+
+def median(values):
+    """The median over tasks, a diverged task (nan) counted as infinitely bad: the typical task when a
+    few diverge and swamp the mean."""
+    return float(np.median(np.where(np.isnan(values), np.inf, values)))
 
 
 def ci95(values):

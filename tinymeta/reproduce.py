@@ -76,11 +76,12 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     if shots == 10 and algorithm in ("maml", "pretrain"):  # Finn et al.'s Table 2: K=10 model, 5-shot test
         evaluations[5] = evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
                                   5, max(REPORT_STEPS), tasks)
+    commands = [train_command(algorithm, shots, iterations, hidden, chosen, run_dir)] + [
+        ["python", "-m", "tinymeta", "evaluate", run_dir, "--shots", str(k), "--steps", str(max(REPORT_STEPS)),
+         "--tasks", str(tasks), "--seed", str(TEST_SEED), "--json"] for k in evaluations]
     result = dict(name=name, algorithm=algorithm, shots=shots, iterations=state["iteration"], diverged=diverged, seed=SEED,
                   test_seed=TEST_SEED, chosen=chosen, commit=commit(), started=started, finished=time.time(),
-                  command=" ".join(train_command(algorithm, shots, iterations, hidden, chosen, run_dir)) + " && " + " ".join(
-                      ["python", "-m", "tinymeta", "evaluate", run_dir, "--steps", str(max(REPORT_STEPS)),
-                       "--tasks", str(tasks), "--seed", str(TEST_SEED), "--json"]),
+                  command=" && ".join(map(" ".join, commands)),
                   evaluations={str(k): v for k, v in evaluations.items()})
     write_json(os.path.join(run_dir, "result.json"), result)
 

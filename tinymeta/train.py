@@ -22,7 +22,6 @@ from collections import namedtuple
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
-from autograd.misc import flatten
 
 from tinymeta import anil, checkpoint, enhanced, lslr, maml, metacurvature, metasgd, mlp, reptile, sinusoid
 
@@ -186,6 +185,40 @@ def meta_lr(config, iteration):
     if not config.get("cosine"):
         return config["meta_lr"]
     return config["meta_lr"] * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / config["iterations"]))
+
+
+def flatten(tree):
+    """(vector, unflatten): every array in a nest of dicts and lists, raveled into one float64 vector
+    in autograd.misc.flatten's order (dict keys sorted), and the function that puts a vector back.
+    Written out because autograd's version records itself for differentiation: a tenth of a
+    meta-iteration (`make bench`)."""
+    arrays = list(leaves(tree))
+    ends = np.cumsum([a.size for a in arrays])[:-1]
+
+    def unflatten(vector):
+        parts = iter(a.reshape(b.shape) for a, b in zip(np.split(vector, ends), arrays))
+
+        def build(t):
+            if isinstance(t, dict):
+                built = {k: build(t[k]) for k in sorted(t)}
+                return {k: built[k] for k in t}  # in the order the dict had
+            if isinstance(t, (list, tuple)):
+                return type(t)(build(a) for a in t)
+            return next(parts)
+        return build(tree)
+    return np.concatenate([a.ravel() for a in arrays]), unflatten
+
+
+def leaves(tree):
+    """The arrays of a nest of dicts (keys sorted) and lists, in order."""
+    if isinstance(tree, dict):
+        for k in sorted(tree):
+            yield from leaves(tree[k])
+    elif isinstance(tree, (list, tuple)):
+        for t in tree:
+            yield from leaves(t)
+    else:
+        yield np.asarray(tree, dtype=float)
 
 
 def adam(meta, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
