@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinymeta import reproduce
+from tinymeta import report, reproduce
 
 ROOT = Path(__file__).parent.parent
 KEYS = {"algorithm", "shots", "steps", "mse_query", "ci_query", "mse_grid", "ci_grid", "tasks", "iterations",
@@ -50,3 +50,11 @@ def test_unknown_run_is_one_line():
     run = subprocess.run([sys.executable, "-m", "tinymeta.reproduce", "run", "nosuch-k5", "--results", "/nonexistent"],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "unknown run 'nosuch-k5'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_readme_shows_the_committed_table():
+    """The README's results table is report.published_lines of the committed results, not numbers typed in."""
+    rows = json.loads((ROOT / "results" / "sinusoid.json").read_text())["rows"]
+    block = "\n".join(report.published_lines(rows))
+    assert block in (ROOT / "README.md").read_text(), "README's table differs from results/sinusoid.json:\n" + block
+    assert block in (ROOT / "results" / "sinusoid.md").read_text()

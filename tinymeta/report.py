@@ -89,6 +89,7 @@ def markdown(rows, runs, protocol, have_examples):
              f"`results/runs/*/result.json`. Mean squared error on K query points of {n_tasks} held-out test tasks,",
              "± the 95% confidence interval 1.96·std/√n; lower is better. "
              f"Wall time of all runs: {protocol['wall_seconds'] / 3600:.1f} h.", ""]
+    lines += ["## The published cells", "", *published_lines(rows), ""]
     for tested in SHOTS:
         lines += [f"## {tested}-shot", "",
                   "| algorithm | trained K | iterations | 1 step | 5 steps | 10 steps | published | bar |",
@@ -138,6 +139,22 @@ def markdown(rows, runs, protocol, have_examples):
     lines += [f"Runs made at code commit{'s' * (len(commits) > 1)} {', '.join(commits)}; "
               f"this table at {protocol['table_commit']}.", ""]
     return "\n".join(lines)
+
+
+def published_lines(rows):
+    """Every published cell beside ours, as markdown table lines (sinusoid.md and the README show them)."""
+    by = {(r["algorithm"], r["train_shots"], r["shots"], r["steps"]): r for r in rows}
+    lines = ["| algorithm | trained K | tested K | steps | published | source | tinymeta | median | the bar |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (algorithm, train_shots, shots, steps), published in PUBLISHED.items():
+        ours = by.get((algorithm, train_shots, shots, steps))
+        for mean, ci, source in published:
+            verdict = ("not a bar cell" if algorithm not in BAR[0] or source not in BAR[1] else "no run yet"
+                       if ours is None else "met" if ours["mse_query"] <= mean else "short")
+            lines.append(f"| {algorithm} | {train_shots} | {shots} | {steps} | {mean}{f' ± {ci}' if ci else ''} | "
+                         f"{source} | {cell(ours) if ours else ''} | {number(ours['median_query']) if ours else ''} | "
+                         f"{verdict} |")
+    return lines
 
 
 def steps_figure(runs, path):
