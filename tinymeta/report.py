@@ -149,8 +149,12 @@ def published_lines(rows):
     for (algorithm, train_shots, shots, steps), published in PUBLISHED.items():
         ours = by.get((algorithm, train_shots, shots, steps))
         for mean, ci, source in published:
-            verdict = ("not a bar cell" if algorithm not in BAR[0] or source not in BAR[1] else "no run yet"
-                       if ours is None else "met" if ours["mse_query"] <= mean else "short")
+            if algorithm not in BAR[0] or source not in BAR[1]:
+                verdict = "not a bar cell"
+            elif ours is None:
+                verdict = "no run yet"
+            else:
+                verdict = "met" if ours["mse_query"] <= mean else "short"  # a nan mean is short
             lines.append(f"| {algorithm} | {train_shots} | {shots} | {steps} | {mean}{f' ± {ci}' if ci else ''} | "
                          f"{source} | {cell(ours) if ours else ''} | {number(ours['median_query']) if ours else ''} | "
                          f"{verdict} |")
