@@ -16,7 +16,7 @@ test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) -m tinymeta demo
 
-# Speed: ms per meta-iteration of every algorithm and how it grows (tinymeta/bench.py; a few minutes).
+# Speed: ms per meta-iteration of every algorithm and how it grows (tinymeta/lab/bench.py; a few minutes).
 bench: $(VENV)/.installed
 	$(PY) -m tinymeta bench
 
@@ -28,7 +28,7 @@ clean:
 figures: $(VENV)/.installed
 	$(PY) tutorials/figures.py
 
-# The published sinusoid results, reproduced (tinymeta/reproduce.py): every run is independent, so
+# The published sinusoid results, reproduced (tinymeta/lab/reproduce.py): every run is independent, so
 # `make -j2 reproduce` runs two at a time; a run whose result.json exists is skipped, a stopped one resumes.
 RESULTS ?= results
 REPRO_FLAGS ?=
@@ -36,10 +36,10 @@ REPRO_RUNS := enhanced metacurvature maml metasgd pretrain fomaml lslr anil rept
 REPRO_RESULTS := $(foreach a,$(REPRO_RUNS),$(foreach k,5 10,$(RESULTS)/runs/$(a)-k$(k)/result.json))
 .PHONY: reproduce reproduce-smoke
 reproduce: $(REPRO_RESULTS) | $(VENV)/.installed
-	$(PY) -m tinymeta.reproduce table --results $(RESULTS)
+	$(PY) -m tinymeta.lab.reproduce table --results $(RESULTS)
 
 $(RESULTS)/runs/%/result.json: | $(VENV)/.installed
-	$(PY) -m tinymeta.reproduce run $* --results $(RESULTS) $(REPRO_FLAGS)
+	$(PY) -m tinymeta.lab.reproduce run $* --results $(RESULTS) $(REPRO_FLAGS)
 
 # The whole pipeline with tiny budgets, so that it cannot rot (tests/test_reproduce.py runs it).
 SMOKE ?= build/reproduce-smoke

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinymeta import bench, train
+from tinymeta.lab import bench, optim
 
 
 def test_quick_bench_prints_every_table(capsys):
@@ -27,7 +27,7 @@ def test_adam_step_on_a_meta_dict():
     meta = {"params": [np.ones(2), np.zeros((2, 3))], "lr": np.array(0.5)}
     grads = {"params": [np.array([1.0, -2.0]), np.zeros((2, 3))], "lr": np.array(3.0)}
     n = 2 + 6 + 1
-    new, (t, m, v) = train.adam(meta, grads, (0, np.zeros(n), np.zeros(n)), 0.1)  # the Adam bench.py uses
+    new, (t, m, v) = optim.adam(meta, grads, (0, np.zeros(n), np.zeros(n)), 0.1)  # the Adam bench.py uses
     # first step of Adam moves every coordinate with a nonzero gradient by lr, against its sign
     assert t == 1 and np.allclose(new["params"][0], [0.9, 1.1], atol=1e-6) and np.allclose(new["lr"], 0.4, atol=1e-6)
     assert np.array_equal(new["params"][1], meta["params"][1])

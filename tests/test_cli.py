@@ -15,8 +15,10 @@ import pytest
 from autograd import grad
 from autograd.misc import flatten as autograd_flatten
 
-from tinymeta import checkpoint, cli, maml, mlp, reptile, sinusoid, train
-from tinymeta.evaluate import evaluate, median
+from tinymeta import maml, mlp, reptile, sinusoid
+from tinymeta.lab import checkpoint, cli, optim, registry, train
+from tinymeta.lab.evaluate import evaluate, median
+from tinymeta.lab.progress import Progress
 
 TINY = ["--hidden", "8", "--meta-batch", "4", "--shots", "5", "--quiet"]
 
@@ -132,7 +134,7 @@ def test_checkpoint_round_trip(tmp_path):
     assert np.array_equal(back["rng"].random(5), rng.random(5))  # the generator continues where it was
 
 
-@pytest.mark.parametrize("algorithm", list(train.ALGORITHMS))
+@pytest.mark.parametrize("algorithm", list(registry.ALGORITHMS))
 def test_resume_is_bit_identical(capsys, tmp_path, algorithm):
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert run_cli(capsys, "train", algorithm, *TINY, "--iterations", 12, "--out", whole)[0] == 0
@@ -192,7 +194,7 @@ def test_evaluation_and_validation_tasks_are_never_training_tasks(tmp_path):
 
 def test_evaluation_matches_a_per_task_loop_and_the_ci_formula(tiny_run):
     config, state, _ = train.load(tiny_run)
-    records = evaluate(state["meta"], train.ALGORITHMS["maml"], config, train.task_stream(4, "evaluate"), 5, 3, 40)
+    records = evaluate(state["meta"], registry.ALGORITHMS["maml"], config, train.task_stream(4, "evaluate"), 5, 3, 40)
     assert [r["steps"] for r in records] == [0, 1, 2, 3] and all(r["tasks"] == 40 for r in records)
     tasks = sinusoid.sample_tasks(train.task_stream(4, "evaluate"), 40, 5, 5)
     grid = np.linspace(-5, 5, 100)[:, None]
@@ -235,10 +237,10 @@ def test_maml_and_reptile_directions_are_the_library_ones():
     rng = np.random.default_rng(0)
     meta, tasks = {"params": mlp.init(rng, (1, 8, 1))}, sinusoid.sample_tasks(rng, 4, 5, 5)
     config = train.make_config("maml", inner_steps=2)
-    _, g = train.ALGORITHMS["maml"].loss_and_grad(meta, tasks, config, 1)
+    _, g = registry.ALGORITHMS["maml"].loss_and_grad(meta, tasks, config, 1)
     exact = grad(maml.meta_loss)(meta["params"], tasks, mlp.mse, 0.01, 2)
     assert all(np.array_equal(a, b) for a, b in zip(g["params"], exact))
-    loss, g = train.ALGORITHMS["reptile"].loss_and_grad(meta, tasks, config, 1)
+    loss, g = registry.ALGORITHMS["reptile"].loss_and_grad(meta, tasks, config, 1)
     assert all(np.array_equal(a, b) for a, b in zip(g["params"], reptile.meta_gradient(meta["params"], tasks, mlp.mse, 0.01, 2)))
     fast = maml.adapt(meta["params"], tasks.x_support, tasks.y_support, mlp.mse, 0.01, 2)
     assert loss == np.mean(mlp.mse(fast, tasks.x_query, tasks.y_query))
@@ -252,7 +254,7 @@ def test_adam_against_the_textbook_per_array():
     moments = {k: [(np.zeros_like(a), np.zeros_like(a)) for a in v] for k, v in meta.items()}
     for t in range(1, 6):
         grads = {k: [rng.normal(size=a.shape) for a in v] for k, v in meta.items()}
-        mine, state = train.adam(mine, grads, state, 0.01)
+        mine, state = optim.adam(mine, grads, state, 0.01)
         for k in ref:
             for i, g in enumerate(grads[k]):
                 m, v = moments[k][i]
@@ -266,14 +268,14 @@ def test_adam_against_the_textbook_per_array():
 
 def test_progress_lines_when_not_a_terminal():
     stream = io.StringIO()
-    progress = train.Progress("maml", 0, 1000, quiet=False, stream=stream)
+    progress = Progress("maml", 0, 1000, quiet=False, stream=stream)
     for i in range(1, 1001):
         progress.update(i, 1.0)
     lines = stream.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == ["1/1000"] + [f"{i}/1000" for i in range(100, 1001, 100)]
     assert all("loss 1 " in line and "it/s" in line and "left" in line for line in lines)
     quiet = io.StringIO()
-    progress = train.Progress("maml", 0, 10, quiet=True, stream=quiet)
+    progress = Progress("maml", 0, 10, quiet=True, stream=quiet)
     for i in range(1, 11):
         progress.update(i, 1.0)
     assert quiet.getvalue() == ""
@@ -281,12 +283,12 @@ def test_progress_lines_when_not_a_terminal():
 
 def test_algorithm_options_become_flags(capsys, tmp_path, monkeypatch):
     def loss_and_grad(meta, tasks, config, iteration):  # MAML, and a zero gradient for the extra entry
-        loss, g = train.maml_loss_and_grad(meta, tasks, config, iteration)
+        loss, g = registry.ALGORITHMS["maml"].loss_and_grad(meta, tasks, config, iteration)
         return loss, dict(g, scale=np.float64(0.0))
 
-    toy = train.Algorithm(lambda params, config: {"params": params, "scale": np.float64(config["scale"])},
-                          loss_and_grad, train.sgd_adapt, options={"scale": 0.5})
-    monkeypatch.setitem(train.ALGORITHMS, "toy", toy)
+    toy = registry.Algorithm(lambda params, config: {"params": params, "scale": np.float64(config["scale"])},
+                          loss_and_grad, registry.sgd, options={"scale": 0.5})
+    monkeypatch.setitem(registry.ALGORITHMS, "toy", toy)
     code, _, err = run_cli(capsys, "train", "toy", *TINY, "--scale", "0.25", "--iterations", 2, "--out", tmp_path / "t")
     assert code == 0, err
     assert json.loads((tmp_path / "t" / "config.json").read_text())["scale"] == 0.25
@@ -297,11 +299,11 @@ def test_algorithm_options_become_flags(capsys, tmp_path, monkeypatch):
 
 def test_bench_dispatches_lazily(capsys, monkeypatch):
     calls = []
-    monkeypatch.setitem(sys.modules, "tinymeta.bench", types.SimpleNamespace(main=lambda argv: calls.append(argv) or 0))
+    monkeypatch.setitem(sys.modules, "tinymeta.lab.bench", types.SimpleNamespace(main=lambda argv: calls.append(argv) or 0))
     assert run_cli(capsys, "bench", "--quick")[0] == 0 and calls == [["--quick"]]
-    monkeypatch.setitem(sys.modules, "tinymeta.bench", None)  # as if bench.py were missing
+    monkeypatch.setitem(sys.modules, "tinymeta.lab.bench", None)  # as if bench.py were missing
     code, _, err = run_cli(capsys, "bench")
-    assert code == 2 and err.strip() == "tinymeta bench: error: tinymeta/bench.py is not in this checkout"
+    assert code == 2 and err.strip() == "tinymeta bench: error: tinymeta/lab/bench.py is not in this checkout"
 
 
 def test_unwritable_paths_are_one_line(capsys, tiny_run, tmp_path):
@@ -312,17 +314,17 @@ def test_unwritable_paths_are_one_line(capsys, tiny_run, tmp_path):
 
 
 def test_flatten_matches_autograds_order_and_round_trips():
-    """train.flatten lays Adam's moment vectors out exactly as autograd.misc.flatten did (checkpoints
+    """optim.flatten lays Adam's moment vectors out exactly as autograd.misc.flatten did (checkpoints
     written before keep their meaning), and unflatten gives back the same nest, dict order kept."""
     rng = np.random.default_rng(2)
     meta = {"params": [rng.normal(size=(2, 3)), rng.normal(size=3)], "lr": [rng.random(3), rng.random(())],
             "curvature": (rng.normal(size=(2, 2)),)}
-    vector, unflatten = train.flatten(meta)
+    vector, unflatten = optim.flatten(meta)
     assert np.array_equal(vector, autograd_flatten(meta)[0]) and vector.dtype == np.float64
     back = unflatten(vector + 1)
     assert list(back) == list(meta) and type(back["curvature"]) is tuple
     assert all(a.shape == b.shape and np.array_equal(a + 1, b)
-               for a, b in zip(train.leaves(meta), train.leaves(back)))
+               for a, b in zip(optim.leaves(meta), optim.leaves(back)))
 
 
 def test_median_counts_a_diverged_task_as_infinitely_bad():

@@ -1,4 +1,4 @@
-"""tinymeta/plot.py: a PNG for every registered algorithm, and below the fits exactly the meta-learned
+"""tinymeta/lab/plot.py: a PNG for every registered algorithm, and below the fits exactly the meta-learned
 things the run has (learned rates, curvature), drawing the numbers of the checkpoint.
 
 Runs use a tiny network (--hidden 8) and a few iterations so the file stays fast.
@@ -8,8 +8,11 @@ import struct
 import numpy as np
 import pytest
 
-from tinymeta import mlp, plot, train  # plot first: it chooses matplotlib's Agg backend
-import matplotlib.pyplot as plt
+from tinymeta.lab import plot  # first: it chooses matplotlib's Agg backend
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tinymeta import mlp  # noqa: E402
+from tinymeta.lab import registry, train  # noqa: E402
 
 # What each algorithm learns beyond an initialisation; every registered algorithm must be listed.
 SECTIONS = {"maml": [], "fomaml": [], "reptile": [], "pretrain": [], "anil": [],
@@ -42,10 +45,10 @@ def tiny_run(tmp_path, name, **options):
 
 
 def test_every_algorithm_is_listed():
-    assert sorted(SECTIONS) == sorted(train.ALGORITHMS)
+    assert sorted(SECTIONS) == sorted(registry.ALGORITHMS)
 
 
-@pytest.mark.parametrize("name", list(train.ALGORITHMS))
+@pytest.mark.parametrize("name", list(registry.ALGORITHMS))
 def test_plot_draws_what_the_run_meta_learned(tmp_path, name):
     run = tiny_run(tmp_path, name, inner_steps=2)
     fig, meta, config = draw(run, tmp_path / "plot.png")
@@ -96,7 +99,7 @@ def check_curvature(fig, meta):
 def test_untrained_curvature_is_drawn_as_zero():
     """Fresh from init (pairs are tuples here, lists after a checkpoint): M - I = 0 is white on a ±1 scale."""
     config = train.make_config("metacurvature", hidden=[4])
-    meta = train.ALGORITHMS["metacurvature"].init(mlp.init(np.random.default_rng(0), (1, 4, 1)), config)
+    meta = registry.ALGORITHMS["metacurvature"].init(mlp.init(np.random.default_rng(0), (1, 4, 1)), config)
     assert isinstance(meta["curvature"][0], tuple)
     fig = plt.figure(layout="constrained")
     plot.draw_curvature(fig, meta, config)

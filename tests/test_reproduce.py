@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinymeta import report, reproduce
+from tinymeta.lab import protocol, report, reproduce
 
 ROOT = Path(__file__).parent.parent
 KEYS = {"algorithm", "shots", "steps", "mse_query", "ci_query", "mse_grid", "ci_grid", "tasks", "iterations",
@@ -27,10 +27,10 @@ def test_reproduce_smoke(tmp_path):
     rows = table["rows"]
     assert all(KEYS <= set(r) for r in rows)
     cells = {(r["algorithm"], r["train_shots"], r["shots"], r["steps"]) for r in rows}
-    for a in reproduce.ALGORITHMS:
-        for k in reproduce.SHOTS:
-            assert {(a, k, k, s) for s in reproduce.REPORT_STEPS} <= cells, (a, k)
-    assert {("maml", 10, 5, s) for s in reproduce.REPORT_STEPS} <= cells  # Finn et al.'s Table 2 protocol
+    for a in protocol.ALGORITHMS:
+        for k in protocol.SHOTS:
+            assert {(a, k, k, s) for s in protocol.REPORT_STEPS} <= cells, (a, k)
+    assert {("maml", 10, 5, s) for s in protocol.REPORT_STEPS} <= cells  # Finn et al.'s Table 2 protocol
     assert all(r["iterations"] == 6 and r["tasks"] == 8 and np.isfinite(r["mse_query"]) for r in rows)
     for name in ("reptile-k5", "enhanced-k10", "pretrain-k10"):  # chosen on validation tasks, recorded
         chosen = json.loads((out / "select" / f"{name}.json").read_text())
@@ -47,7 +47,7 @@ def test_reproduce_smoke(tmp_path):
 
 
 def test_unknown_run_is_one_line():
-    run = subprocess.run([sys.executable, "-m", "tinymeta.reproduce", "run", "nosuch-k5", "--results", "/nonexistent"],
+    run = subprocess.run([sys.executable, "-m", "tinymeta.lab.reproduce", "run", "nosuch-k5", "--results", "/nonexistent"],
                          capture_output=True, text=True)
     assert run.returncode != 0 and "unknown run 'nosuch-k5'" in run.stderr and "Traceback" not in run.stderr
 
@@ -58,3 +58,16 @@ def test_readme_shows_the_committed_table():
     block = "\n".join(report.published_lines(rows))
     assert block in (ROOT / "README.md").read_text(), "README's table differs from results/sinusoid.json:\n" + block
     assert block in (ROOT / "results" / "sinusoid.md").read_text()
+
+
+def test_the_recorded_train_command_makes_the_configuration_reproduce_trains():
+    """result.json records a `python -m tinymeta train` command; reproduce trains through train.start
+    directly, so the command must parse to the very configuration it used."""
+    from tinymeta.lab import cli, train
+    settings = reproduce.train_settings(5, 70000, [40, 40], {"inner_lr": 0.003, "inner_steps": 5, "meta_lr": 0.001})
+    command = reproduce.train_command("enhanced", settings, "results/runs/enhanced-k5")
+    args = cli.parser().parse_args(command[3:])
+    given = {k: v for k, v in vars(args).items()
+             if v is not None and k not in ("command", "algorithm", "out", "resume", "quiet")}
+    assert train.make_config(args.algorithm, **given) == train.make_config("enhanced", **settings)
+    assert args.out == "results/runs/enhanced-k5" and args.quiet

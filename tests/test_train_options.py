@@ -6,7 +6,8 @@ import pytest
 from autograd import grad
 
 from test_cli import TINY, assert_same_checkpoint, run_cli
-from tinymeta import enhanced, maml, metasgd, mlp, sinusoid, train
+from tinymeta import enhanced, maml, metasgd, mlp, sinusoid
+from tinymeta.lab import registry, train
 
 
 def problem():
@@ -21,7 +22,7 @@ def test_first_order_iterations_switch_to_the_exact_gradient():
     exact = grad(maml.meta_loss)(params, tasks, mlp.mse, 0.01, 1, False)
     assert not np.allclose(first[0], exact[0])
     for iteration, expected in ((1, first), (3, first), (4, exact)):
-        _, g = train.ALGORITHMS["maml"].loss_and_grad({"params": params}, tasks, config, iteration)
+        _, g = registry.ALGORITHMS["maml"].loss_and_grad({"params": params}, tasks, config, iteration)
         assert all(np.array_equal(a, b) for a, b in zip(g["params"], expected)), iteration
 
 
@@ -30,7 +31,7 @@ def test_first_order_iterations_reach_the_learned_rates_too():
     meta = metasgd.init(params, 0.01)
     config = train.make_config("metasgd", first_order_iterations=1)
     for iteration, fo in ((1, True), (2, False)):
-        _, g = train.ALGORITHMS["metasgd"].loss_and_grad(meta, tasks, config, iteration)
+        _, g = registry.ALGORITHMS["metasgd"].loss_and_grad(meta, tasks, config, iteration)
         expected = grad(metasgd.meta_loss)(meta, tasks, mlp.mse, 1, fo)
         assert np.array_equal(g["lr"][0], expected["lr"][0])
 
@@ -38,9 +39,9 @@ def test_first_order_iterations_reach_the_learned_rates_too():
 def test_msl_iterations_use_the_annealed_step_weights_then_the_final_step():
     params, tasks = problem()
     config = train.make_config("enhanced", inner_steps=3, msl_iterations=10)
-    meta = train.ALGORITHMS["enhanced"].init(params, config)
+    meta = registry.ALGORITHMS["enhanced"].init(params, config)
     for iteration in (1, 10, 11):
-        loss, _ = train.ALGORITHMS["enhanced"].loss_and_grad(meta, tasks, config, iteration)
+        loss, _ = registry.ALGORITHMS["enhanced"].loss_and_grad(meta, tasks, config, iteration)
         weights = enhanced.msl_weights(3, iteration - 1, 10) if iteration <= 10 else None
         assert loss == enhanced.meta_loss(meta, tasks, mlp.mse, weights)
     assert not np.allclose(enhanced.msl_weights(3, 0, 10), [0, 0, 1])
@@ -61,15 +62,15 @@ def test_interrupted_and_resumed_with_every_schedule_is_bit_identical(capsys, tm
     flags = ["--inner-steps", 2, "--first-order-iterations", 4, "--msl-iterations", 7, "--cosine", "--iterations", 10]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert run_cli(capsys, "train", "enhanced", *TINY, *flags, "--out", whole)[0] == 0
-    entry = train.ALGORITHMS["enhanced"]
+    entry = registry.ALGORITHMS["enhanced"]
 
     def ctrl_c_at_4(meta, tasks, config, iteration):
         if iteration == 4:
             signal.raise_signal(signal.SIGINT)
         return entry.loss_and_grad(meta, tasks, config, iteration)
-    monkeypatch.setitem(train.ALGORITHMS, "enhanced", entry._replace(loss_and_grad=ctrl_c_at_4))
+    monkeypatch.setitem(registry.ALGORITHMS, "enhanced", entry._replace(loss_and_grad=ctrl_c_at_4))
     assert run_cli(capsys, "train", "enhanced", *TINY, *flags, "--out", parts)[0] == 130
-    monkeypatch.setitem(train.ALGORITHMS, "enhanced", entry)
+    monkeypatch.setitem(registry.ALGORITHMS, "enhanced", entry)
     assert run_cli(capsys, "train", "--resume", parts)[0] == 0
     assert_same_checkpoint(whole, parts)
 

@@ -1,8 +1,10 @@
 """tinymeta: gradient-based meta-learning in NumPy + autograd, small enough to read in one sitting.
 
-Modules: `mlp` (the model), `sinusoid` (the task family), and one module per algorithm
-(`maml`, `reptile`, ...). Algorithm modules import only numpy and autograd, so any one of
-them can be copied out and used with another model.
+What a student reads and copies sits here: `mlp` (the model; its hand-derived fast path in
+`mlp_fast`), `sinusoid` (the task family), and one module per algorithm (`maml`, `reptile`, ...).
+Algorithm modules import only numpy and autograd, so any one of them can be copied out and used
+with another model. The machinery that runs experiments (training, evaluation, the command line,
+plots, benchmarks, the reproduction pipeline) is the subpackage `tinymeta.lab`.
 
 Importing tinymeta tunes glibc's malloc (see keep_freed_memory); TINYMETA_KEEP_FREED_MEMORY=0 opts out.
 """

@@ -1,6 +1,6 @@
-"""`python -m tinymeta ...`: see tinymeta/cli.py."""
+"""`python -m tinymeta ...`: see tinymeta/lab/cli.py."""
 import sys
 
-from tinymeta.cli import main
+from tinymeta.lab.cli import main
 
 sys.exit(main())

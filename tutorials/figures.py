@@ -16,7 +16,8 @@ from autograd.misc import flatten
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-from tinymeta import enhanced, maml, mlp, reptile, sinusoid, train  # noqa: E402
+from tinymeta import enhanced, maml, mlp, reptile, sinusoid  # noqa: E402
+from tinymeta.lab import optim, registry, train  # noqa: E402
 
 GRID = np.linspace(-5, 5, 401)[:, None]  # (401, 1)
 
@@ -174,7 +175,7 @@ def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterat
                                first_order_iterations=first_order_iterations, iterations=iterations, cosine=True)
     weights = np.array([enhanced.msl_weights(steps, i - 1, msl_iterations) if i <= msl_iterations
                         else np.eye(steps)[-1] for i in its])  # what enhanced_loss_and_grad uses at iteration i
-    order = np.array([1 if train.first_order(config, i) else 2 for i in its])
+    order = np.array([1 if registry.first_order(config, i) else 2 for i in its])
     rate = np.array([train.meta_lr(config, i) for i in its])
     assert np.allclose(weights.sum(axis=1), 1) and np.allclose(weights[0], 1 / steps)
     assert np.allclose(weights[int(0.97 * msl_iterations) + 1:msl_iterations, 0], 0.03 / steps)
@@ -205,7 +206,7 @@ def short_run(name, iterations, every, meta_batch=10, test_tasks=200):
     after one inner step, and the learned rates if any; returns them with the final meta-parameters."""
     config = train.make_config(name, meta_batch=meta_batch, inner_steps=1)
     stream = np.random.default_rng(0)
-    algorithm = train.ALGORITHMS[name]
+    algorithm = registry.ALGORITHMS[name]
     meta = algorithm.init(mlp.init(stream, (1, 40, 40, 1)), config)
     size = flatten(meta)[0].size
     state = (0, np.zeros(size), np.zeros(size))
@@ -220,7 +221,7 @@ def short_run(name, iterations, every, meta_batch=10, test_tasks=200):
         if iteration < iterations:
             batch = sinusoid.sample_tasks(stream, meta_batch, 10, 10)
             _, g = algorithm.loss_and_grad(meta, batch, config, iteration + 1)
-            meta, state = train.adam(meta, g, state, config["meta_lr"])
+            meta, state = optim.adam(meta, g, state, config["meta_lr"])
     return np.array(marks), np.array(errors), rates, meta
 
 

@@ -7,53 +7,15 @@ and exits with 130.
 import argparse
 import importlib
 import json
-import math
 import os
 import sys
 
-from tinymeta import checkpoint, train
-from tinymeta.evaluate import evaluate, table
+from tinymeta.lab import checkpoint, train
+from tinymeta.lab.evaluate import evaluate, table
+from tinymeta.lab.flags import Parser, boolean, nonnegative_int, positive_float, positive_int
+from tinymeta.lab.registry import ALGORITHMS
 
 DEMO_ITERATIONS = 5000
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line (no usage block): `tinymeta train: error: ...`."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def nonnegative_int(text):
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return int(text)
-
-
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def boolean(text):
-    if text.lower() not in ("true", "false", "1", "0"):
-        raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
-    return text.lower() in ("true", "1")
 
 
 def option_type(default):
@@ -68,8 +30,8 @@ def parser():
 
     p = sub.add_parser("train", help="meta-train a network (or continue a run with --resume DIR)",
                        description="Meta-train on sinusoid tasks; defaults are Finn et al. 2017's.")
-    p.add_argument("algorithm", nargs="?", choices=list(train.ALGORITHMS), metavar="ALGO",
-                   help=f"one of {', '.join(train.ALGORITHMS)}")
+    p.add_argument("algorithm", nargs="?", choices=list(ALGORITHMS), metavar="ALGO",
+                   help=f"one of {', '.join(ALGORITHMS)}")
     p.add_argument("--shots", metavar="K", type=positive_int, help=f"support (and query) points per task (default {d['shots']})")
     p.add_argument("--meta-batch", metavar="T", type=positive_int, help=f"tasks per meta-update (default {d['meta_batch']})")
     p.add_argument("--inner-lr", metavar="LR", type=positive_float, help=f"inner-loop learning rate (default {d['inner_lr']})")
@@ -80,7 +42,7 @@ def parser():
     p.add_argument("--hidden", metavar="W", type=positive_int, nargs="+", help=f"hidden layer widths (default {d['hidden']})")
     p.add_argument("--seed", metavar="SEED", type=nonnegative_int, help=f"seed of the training tasks and initialisation (default {d['seed']})")
     options = {}  # every algorithm's extra options become flags too
-    for name, algorithm in train.ALGORITHMS.items():
+    for name, algorithm in ALGORITHMS.items():
         for option, default in (algorithm.options or {}).items():
             options.setdefault(option, (default, []))[1].append(name)
     for option, (default, owners) in options.items():
@@ -112,7 +74,7 @@ def parser():
                    help=f"meta-updates (default {DEMO_ITERATIONS})")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
-    sub.add_parser("bench", help="speed benchmarks (tinymeta/bench.py; arguments are passed on)", add_help=False)
+    sub.add_parser("bench", help="speed benchmarks (tinymeta/lab/bench.py; arguments are passed on)", add_help=False)
     return top
 
 
@@ -126,7 +88,7 @@ def main(argv=None):
     except (checkpoint.CheckpointError, train.ConfigError, OSError) as e:  # OSError: a path that cannot be written
         print(f"tinymeta {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except FloatingPointError as e:  # a diverged run, and only that (tinymeta/reproduce.py relies on it)
+    except FloatingPointError as e:  # a diverged run, and only that
         print(f"tinymeta {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
@@ -146,7 +108,7 @@ def do_train(args):
         train.run(args.resume, iterations, args.quiet)
         return 0
     if args.algorithm is None:
-        raise train.ConfigError("give an algorithm (one of " + ", ".join(train.ALGORITHMS) + ") or --resume DIR")
+        raise train.ConfigError("give an algorithm (one of " + ", ".join(ALGORITHMS) + ") or --resume DIR")
     config = train.make_config(args.algorithm, **given)
     out = args.out or os.path.join("runs", args.algorithm)
     if os.path.exists(os.path.join(out, "checkpoint.npz")):
@@ -171,7 +133,7 @@ def do_evaluate(args):
 
 
 def do_plot(args):
-    from tinymeta import plot  # matplotlib is slow to import: only here
+    from tinymeta.lab import plot  # matplotlib is slow to import: only here
 
     config, state, algorithm = train.load(args.run_dir)
     out = args.out or os.path.join(args.run_dir, "plot.png")
@@ -193,10 +155,10 @@ def do_demo(args):
 
 def bench(argv):
     try:
-        module = importlib.import_module("tinymeta.bench")
+        module = importlib.import_module("tinymeta.lab.bench")
     except ModuleNotFoundError as e:
-        if e.name != "tinymeta.bench":
+        if e.name != "tinymeta.lab.bench":
             raise
-        print("tinymeta bench: error: tinymeta/bench.py is not in this checkout", file=sys.stderr)
+        print("tinymeta bench: error: tinymeta/lab/bench.py is not in this checkout", file=sys.stderr)
         return 2
     return module.main(argv)

@@ -1,12 +1,14 @@
-"""A run's checkpoint: DIR/checkpoint.npz, written atomically, read back bit for bit.
+"""A run folder: DIR/config.json and DIR/checkpoint.npz, written atomically, read back bit for bit.
 
 The .npz holds a format marker, every meta-parameter array under its path ("meta/params/0",
 "meta/lr/2", ...), Adam's state ("adam/t", "adam/m", "adam/v"), the task generator's state
 (JSON), the iteration and the per-iteration meta-loss history. DIR/config.json holds the run's
-configuration. Nothing is pickled, so loading a checkpoint cannot run code.
+configuration; `make reproduce` adds DIR/result.json (write_json), with the code's commit.
+Nothing is pickled, so loading a checkpoint cannot run code.
 """
 import json
 import os
+import subprocess
 import tempfile
 
 import numpy as np
@@ -97,3 +99,33 @@ def unleaves(arrays, prefix):
             return [listify(node[str(i)]) for i in range(len(node))]
         return {k: listify(v) for k, v in node.items()}
     return listify(tree)
+
+
+def write_config(run_dir, config):
+    """run_dir/config.json, replaced atomically like the checkpoint."""
+    temporary = os.path.join(run_dir, ".config.json.tmp")
+    with open(temporary, "w") as f:
+        f.write(json.dumps(config, indent=2) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, os.path.join(run_dir, "config.json"))
+
+
+def write_json(path, value):
+    """value as indented JSON in path, replaced atomically (its folder is made if needed)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        f.write(json.dumps(value, indent=1) + "\n")
+    os.replace(temporary, path)
+
+
+def commit():
+    """The git commit the code was at, with '+dirty' if tinymeta/ had uncommitted changes."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tinymeta/
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=package, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=package, capture_output=True, text=True)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

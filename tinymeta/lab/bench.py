@@ -1,4 +1,4 @@
-"""Speed benchmarks: milliseconds per meta-iteration, and how they grow (python -m tinymeta.bench).
+"""Speed benchmarks: milliseconds per meta-iteration, and how they grow (python -m tinymeta bench).
 
 One meta-iteration is what training repeats: the meta-gradient on a fresh batch of sinusoid tasks
 plus an Adam step on the whole meta dict (task sampling is not timed). The paper's setting (Finn et
@@ -19,7 +19,8 @@ import numpy as np
 from autograd import grad
 
 import tinymeta
-from tinymeta import mlp, sinusoid, train
+from tinymeta import mlp, sinusoid
+from tinymeta.lab.optim import adam, flatten
 
 INNER_LR, META_LR = 0.01, 1e-3
 SWEEP_LR = 0.001  # inner lr for the inner-steps sweep: 10 steps of 0.01 from a random init can overflow
@@ -60,13 +61,13 @@ def available():
 def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=3):
     """Median wall-clock ms of meta_gradient + Adam over fresh task batches, after `warmup` untimed
     ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
-    n = train.flatten(meta)[0].size
-    state, times = (0, np.zeros(n), np.zeros(n)), []  # Adam's (t, m, v), as in train.py
+    n = flatten(meta)[0].size
+    state, times = (0, np.zeros(n), np.zeros(n)), []  # Adam's (t, m, v), as in training
     enough = lambda: min(iterations, max(5, seconds / np.median(times))) if times else iterations
     while len(times) < enough():
         tasks = sinusoid.sample_tasks(rng, meta_batch, k, k)
         start = time.perf_counter()
-        meta, state = train.adam(meta, meta_gradient(meta, tasks), state, META_LR)
+        meta, state = adam(meta, meta_gradient(meta, tasks), state, META_LR)
         elapsed = time.perf_counter() - start
         if warmup:
             warmup -= 1

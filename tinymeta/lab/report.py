@@ -1,7 +1,7 @@
 """The results of `make reproduce` as results/sinusoid.json, results/sinusoid.md and two figures.
 
 Everything here is computed from results/runs/*/result.json (and, for the adaptation examples,
-the runs' checkpoints); no number is typed in by hand except the published ones in reproduce.py.
+the runs' checkpoints); no number is typed in by hand except the published ones in protocol.py.
 """
 import glob
 import json
@@ -13,8 +13,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
-from tinymeta import checkpoint, mlp, plot, sinusoid, train  # noqa: E402
-from tinymeta.reproduce import ALGORITHMS, BAR, PUBLISHED, REPORT_STEPS, SHOTS, commit, write_json  # noqa: E402
+from tinymeta import mlp, sinusoid  # noqa: E402
+from tinymeta.lab import checkpoint, plot, train  # noqa: E402
+from tinymeta.lab.checkpoint import commit, write_json  # noqa: E402
+from tinymeta.lab.protocol import ALGORITHMS, BAR, PUBLISHED, REPORT_STEPS, SHOTS  # noqa: E402
+from tinymeta.lab.registry import ALGORITHMS as REGISTRY  # noqa: E402
 
 KEYS = ("mse_query", "ci_query", "mse_grid", "ci_grid", "tasks", "median_query")
 
@@ -85,7 +88,7 @@ def markdown(rows, runs, protocol, have_examples):
     by = {(r["algorithm"], r["train_shots"], r["shots"], r["steps"]): r for r in rows}
     n_tasks = " / ".join(sorted({f"{r['tasks']:,}" for r in rows}))
     lines = ["# Few-shot sinusoid regression: tinymeta beside the published numbers", "",
-             "Made by `make reproduce` (see `tinymeta/reproduce.py`); every number below is read from",
+             "Made by `make reproduce` (see `tinymeta/lab/reproduce.py`); every number below is read from",
              f"`results/runs/*/result.json`. Mean squared error on K query points of {n_tasks} held-out test tasks,",
              "± the 95% confidence interval 1.96·std/√n; lower is better. "
              f"Wall time of all runs: {protocol['wall_seconds'] / 3600:.1f} h.", ""]
@@ -196,7 +199,7 @@ def examples_figure(results, path, names=("pretrain-k10", "maml-k10", "metasgd-k
         with np.load(os.path.join(d, "meta.npz")) as npz:
             meta = checkpoint.unleaves(dict(npz), "meta")
         for steps, style in ((0, ":"), (1, "--"), (10, "-")):
-            fast = train.ALGORITHMS[config["algorithm"]].adapt(meta, tasks.x_support, tasks.y_support, config, steps)
+            fast = REGISTRY[config["algorithm"]].adapt(meta, tasks.x_support, tasks.y_support, config, steps)
             pred = mlp.predict(fast, grid)
             for t, ax in enumerate(row):
                 ax.plot(grid[t, :, 0], pred[t, :, 0], style, color="C1", label=f"{steps} steps")

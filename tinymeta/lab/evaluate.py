@@ -18,7 +18,7 @@ def evaluate(meta, algorithm, config, rng, shots, steps, n_tasks):
     """One record per step count 0..steps: dict(steps, mse_query, ci_query, mse_grid, ci_grid, tasks,
     median_query).
 
-    meta: the meta-parameter dict; algorithm: an entry of train.ALGORITHMS; config: the run's
+    meta: the meta-parameter dict; algorithm: an entry of registry.ALGORITHMS; config: the run's
     configuration; rng: a numpy Generator for the test tasks (use train.task_stream(seed, "evaluate")).
     """
     for name, value in (("shots", shots), ("tasks", n_tasks)):

@@ -1,0 +1,18 @@
+"""The machinery that runs experiments on tinymeta's algorithms; nothing here is needed to read or copy them.
+
+Read top-down; each module imports only those below it:
+
+    cli        python -m tinymeta train | evaluate | plot | demo | bench: the command line
+    reproduce  make reproduce: choose on validation tasks, train, evaluate every run of protocol.py
+    report     the results table and figures from the runs' result.json
+    protocol   what make reproduce runs, the candidates it tries, the published numbers it compares against
+    bench      make bench: ms per meta-iteration, scaling, peak memory
+    plot       a figure of one run: test-task fits, the training curve, what was meta-learned
+    evaluate   the meta-test protocol: MSE after 0..steps adaptation steps on fresh tasks
+    train      a run's configuration, seeded task streams, the training loop
+    registry   every algorithm as init / loss_and_grad / adapt, in one table
+    progress   the progress line on stderr
+    optim      Adam over a whole meta dict, and flattening it into one vector
+    checkpoint a run folder: config.json, checkpoint.npz, result.json, written atomically
+    flags      argument types shared by the command lines
+"""

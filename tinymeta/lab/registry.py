@@ -1,0 +1,111 @@
+"""The algorithms as the training loop sees them: one table, ALGORITHMS, of three functions each.
+
+    init(params, config)                          -> meta, a dict {"params": [...], ...}
+    loss_and_grad(meta, tasks, config, iteration) -> (meta-loss, gradient shaped like meta)
+    adapt(meta, x, y, config, steps)              -> fast weights, arrays of shape (T,) + p.shape
+
+`iteration` counts from 1, for schedules. The algorithm modules take different arguments (MAML an
+inner rate, LSLR its own learned ones), so most entries are made by three small adapters that read
+the named settings from the run's config: `initial`, `differentiated` and `adapter`. Adding an
+algorithm is one entry, e.g. ALGORITHMS["metasgd"] = Algorithm(initial(metasgd, "inner_lr"), ...);
+each of its `options` becomes config[name] and a --flag of `train`.
+"""
+from collections import namedtuple
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import value_and_grad
+
+from tinymeta import anil, enhanced, lslr, maml, metacurvature, metasgd, mlp, reptile
+
+Algorithm = namedtuple("Algorithm", "init loss_and_grad adapt options", defaults=(None,))
+Algorithm.__doc__ = """init, loss_and_grad, adapt as in the module docstring; options: {name: default}
+of extra configuration this algorithm reads (each becomes a --flag of `train`)."""
+
+
+def first_order(config, iteration):
+    """MAML++ derivative-order annealing: first-order for the first --first-order-iterations, then exact."""
+    return iteration <= config.get("first_order_iterations", 0)
+
+
+def params_only(params, config):
+    """The meta-parameters of algorithms that learn only an initialisation."""
+    return {"params": params}
+
+
+def initial(module, *settings):
+    """init: module.init(params, *config[settings]), for algorithms that learn more than an initialisation."""
+    def init(params, config):
+        return module.init(params, *[config[s] for s in settings])
+    return init
+
+
+def differentiated(module, *settings, on_params=False, always_first_order=False):
+    """loss_and_grad: autograd through module.meta_loss(meta, tasks, mlp.mse, *config[settings], first_order).
+
+    on_params: the module's meta_loss takes the parameter list itself (MAML, ANIL), not the meta dict.
+    """
+    def loss_and_grad(meta, tasks, config, iteration):
+        args = [config[s] for s in settings] + [always_first_order or first_order(config, iteration)]
+        if on_params:
+            loss, g = value_and_grad(module.meta_loss)(meta["params"], tasks, mlp.mse, *args)
+            return loss, {"params": g}
+        return value_and_grad(module.meta_loss)(meta, tasks, mlp.mse, *args)
+    return loss_and_grad
+
+
+def adapter(module, *settings, on_params=False):
+    """adapt: module.adapt(meta, x, y, mlp.mse, *config[settings], steps)."""
+    def adapt(meta, x, y, config, steps):
+        return module.adapt(meta["params"] if on_params else meta, x, y, mlp.mse, *[config[s] for s in settings], steps)
+    return adapt
+
+
+def enhanced_loss_and_grad(meta, tasks, config, iteration):
+    """With --msl-iterations N: the MAML++ multi-step loss, its weights annealed over the first N iterations."""
+    weights = None
+    if iteration <= config["msl_iterations"]:
+        weights = enhanced.msl_weights(config["inner_steps"], iteration - 1, config["msl_iterations"])
+    return value_and_grad(enhanced.meta_loss)(meta, tasks, mlp.mse, weights, first_order(config, iteration))
+
+
+def reptile_loss_and_grad(meta, tasks, config, iteration):
+    """Reptile's direction theta - mean_t theta~_t, handed to Adam as a gradient (Nichol et al. 2018).
+
+    The loss reported is the query loss at the adapted weights, the quantity MAML's curve shows.
+    The direction is reptile.meta_gradient's line, written out so the adapted weights serve both
+    (tests check it equals reptile.meta_gradient exactly).
+    """
+    params = meta["params"]
+    fast = reptile.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, config["inner_lr"],
+                         config["inner_steps"])
+    loss = np.mean(mlp.mse(fast, tasks.x_query, tasks.y_query))
+    return loss, {"params": [p - np.mean(w, axis=0) for p, w in zip(params, fast)]}
+
+
+def pretrain_loss_and_grad(meta, tasks, config, iteration):
+    """The baseline: one network trained on all tasks jointly, by regression on every point of the
+    meta-batch (support and query); at test time it is fine-tuned by SGD like MAML (Finn et al. 2017)."""
+    x = np.concatenate([tasks.x_support, tasks.x_query], axis=1)  # (T, 2K, 1)
+    y = np.concatenate([tasks.y_support, tasks.y_query], axis=1)
+    loss, g = value_and_grad(lambda p: anp.mean(mlp.mse(p, x, y)))(meta["params"])
+    return loss, {"params": g}
+
+
+sgd = adapter(maml, "inner_lr", on_params=True)  # plain SGD with the run's inner rate: MAML's test-time adaptation
+ANNEAL = {"first_order_iterations": 0}  # every second-order algorithm takes MAML++'s derivative-order annealing
+ALGORITHMS = {
+    "maml": Algorithm(params_only, differentiated(maml, "inner_lr", "inner_steps", on_params=True), sgd, ANNEAL),
+    "fomaml": Algorithm(params_only, differentiated(maml, "inner_lr", "inner_steps", on_params=True,
+                                                    always_first_order=True), sgd),
+    "reptile": Algorithm(params_only, reptile_loss_and_grad, sgd),
+    "pretrain": Algorithm(params_only, pretrain_loss_and_grad, sgd),
+    "metasgd": Algorithm(initial(metasgd, "inner_lr"), differentiated(metasgd, "inner_steps"), adapter(metasgd), ANNEAL),
+    "lslr": Algorithm(initial(lslr, "inner_steps", "inner_lr"), differentiated(lslr), adapter(lslr), ANNEAL),
+    "metacurvature": Algorithm(initial(metacurvature), differentiated(metacurvature, "inner_lr", "inner_steps"),
+                               adapter(metacurvature, "inner_lr"), ANNEAL),
+    "enhanced": Algorithm(initial(enhanced, "inner_steps", "inner_lr"), enhanced_loss_and_grad, adapter(enhanced),
+                          dict(ANNEAL, msl_iterations=0)),
+    "anil": Algorithm(params_only, differentiated(anil, "inner_lr", "inner_steps", on_params=True),
+                      adapter(anil, "inner_lr", on_params=True), ANNEAL),
+}
