@@ -32,8 +32,12 @@ figures: $(VENV)/.installed
 # `make -j2 reproduce` runs two at a time; a run whose result.json exists is skipped, a stopped one resumes.
 RESULTS ?= results
 REPRO_FLAGS ?=
-REPRO_RUNS := enhanced metacurvature maml metasgd pretrain fomaml lslr anil reptile  # the bar's cells first
-REPRO_RESULTS := $(foreach a,$(REPRO_RUNS),$(foreach k,5 10,$(RESULTS)/runs/$(a)-k$(k)/result.json))
+# Every run of tinymeta/lab/protocol.py (`python -m tinymeta.lab.reproduce runs`; a test keeps the two equal),
+# the longest first so that two jobs finish together.
+REPRO_MULTI := $(foreach a,enhanced metacurvature lslr maml,$(foreach k,10 5,$(a)-5step-k$(k)))
+REPRO_ONE := $(foreach a,enhanced metacurvature maml metasgd pretrain fomaml lslr anil reptile,$(a)-k5 $(a)-k10)
+REPRO_NAMES := $(REPRO_MULTI) maml-finn-k10 pretrain-finn-k10 $(REPRO_ONE)
+REPRO_RESULTS := $(foreach n,$(REPRO_NAMES),$(RESULTS)/runs/$(n)/result.json)
 .PHONY: reproduce reproduce-smoke
 reproduce: $(REPRO_RESULTS) | $(VENV)/.installed
 	$(PY) -m tinymeta.lab.reproduce table --results $(RESULTS)

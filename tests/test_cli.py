@@ -217,13 +217,15 @@ def test_evaluation_matches_a_per_task_loop_and_the_ci_formula(tiny_run):
 def test_evaluate_json_and_table(capsys, tiny_run):
     code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", 2, "--tasks", 20, "--json")
     records = json.loads(out)
-    assert code == 0 and [sorted(r) for r in records] == [sorted("steps mse_query ci_query mse_grid ci_grid tasks median_query".split())] * 3
+    keys = "steps mse_query ci_query mse_grid ci_grid tasks median_query diverged"
+    assert code == 0 and [sorted(r) for r in records] == [sorted(keys.split())] * 3
     code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", 2, "--tasks", 20)
     rows = out.splitlines()[2:]
     assert code == 0 and len(rows) == 3
     for row, r in zip(rows, records):
         assert row.split() == [str(r["steps"]), f"{r['mse_query']:.4f}", "±", f"{r['ci_query']:.4f}",
-                               f"{r['mse_grid']:.4f}", "±", f"{r['ci_grid']:.4f}"]
+                               f"{r['mse_grid']:.4f}", "±", f"{r['ci_grid']:.4f}", f"{r['median_query']:.4f}",
+                               str(r["diverged"]), "of", "20"]
 
 
 def test_plot_writes_a_png(capsys, tiny_run, tmp_path):
@@ -328,5 +330,20 @@ def test_flatten_matches_autograds_order_and_round_trips():
 
 
 def test_median_counts_a_diverged_task_as_infinitely_bad():
-    assert median(np.array([3.0, np.nan, 1.0])) == 3.0 and median(np.array([1.0, np.nan, np.inf])) == np.inf
+    assert median(np.array([3.0, np.nan, 1.0])) == 3.0 and median(np.array([1.0, np.nan, np.inf])) is None  # inf: null
     assert median(np.array([4.0, 1.0, 2.0, 3.0])) == 2.5
+
+
+def test_diverged_tasks_are_counted_and_records_stay_strict_json():
+    """A task diverged if its query MSE is not finite or above 100x its own before adapting; an inner rate far
+    too large makes every task diverge, and the records hold null, never NaN or Infinity."""
+    from tinymeta.lab import evaluate as ev
+    assert list(ev.diverged(np.array([1.0, np.nan, 401.0, 399.0, np.inf]), np.array([1.0, 1.0, 4.0, 4.0, 1.0]))) == \
+        [False, True, True, False, True]
+    rng = np.random.default_rng(0)
+    meta, config = {"params": mlp.init(rng, (1, 8, 8, 1))}, train.make_config("maml", inner_lr=1e3)
+    records = evaluate(meta, registry.ALGORITHMS["maml"], config, np.random.default_rng(1), 5, 3, 30)
+    assert records[0]["diverged"] == 0 and records[3]["diverged"] == 30 and records[3]["median_query"] > 1e6
+    json.dumps(records, allow_nan=False)  # raises on a bare NaN or Infinity
+    fine = evaluate(meta, registry.ALGORITHMS["maml"], train.make_config("maml"), np.random.default_rng(1), 5, 3, 30)
+    assert all(r["diverged"] == 0 and r["mse_query"] is not None for r in fine)

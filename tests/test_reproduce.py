@@ -64,10 +64,17 @@ def test_the_recorded_train_command_makes_the_configuration_reproduce_trains():
     """result.json records a `python -m tinymeta train` command; reproduce trains through train.start
     directly, so the command must parse to the very configuration it used."""
     from tinymeta.lab import cli, train
-    settings = reproduce.train_settings(5, 70000, [40, 40], {"inner_lr": 0.003, "inner_steps": 5, "meta_lr": 0.001})
+    settings = reproduce.train_settings(protocol.RUNS["enhanced-5step-k5"], 70000, [40, 40], {"inner_lr": 0.003})
+    assert settings["cosine"] is True and settings["msl_iterations"] == 7000 and settings["first_order_iterations"] == 23333
     command = reproduce.train_command("enhanced", settings, "results/runs/enhanced-k5")
     args = cli.parser().parse_args(command[3:])
     given = {k: v for k, v in vars(args).items()
              if v is not None and k not in ("command", "algorithm", "out", "resume", "quiet")}
     assert train.make_config(args.algorithm, **given) == train.make_config("enhanced", **settings)
     assert args.out == "results/runs/enhanced-k5" and args.quiet
+
+
+def test_the_makefile_runs_every_run_of_the_protocol():
+    made = subprocess.run(["make", "--no-print-directory", "-f", "-", "show"], cwd=ROOT, capture_output=True, text=True,
+                          input="include Makefile\nshow:\n\t@echo $(REPRO_NAMES)\n").stdout.split()
+    assert sorted(made) == sorted(protocol.RUNS) and len(made) == len(set(made)), made

@@ -6,17 +6,24 @@ step count s = 0..steps report the mean MSE over tasks and its 95% confidence in
 1.96 * std / sqrt(n) (sample std, ddof=1), measured two ways: on K query points (Finn et al.'s
 protocol, comparable with published tables) and on 100 evenly spaced points of [-5, 5] (the
 whole curve, with less noise). All tasks are adapted at once along a leading task axis.
+
+A task's adaptation has *diverged* after s steps if its query MSE is not finite or above DIVERGED
+times its own query MSE before adapting (s = 0): adapting made it a hundred times worse than not
+adapting at all. Every record counts those tasks; the median shows the typical task when a few
+diverge and swamp the mean. Records hold plain numbers, or None (JSON null) where a mean, interval or
+median is not a finite number, so that they stay valid JSON for strict parsers.
 """
 import numpy as np
 
 from tinymeta import mlp, sinusoid
 
 GRID = np.linspace(*sinusoid.X_RANGE, 100)
+DIVERGED = 100
 
 
 def evaluate(meta, algorithm, config, rng, shots, steps, n_tasks):
     """One record per step count 0..steps: dict(steps, mse_query, ci_query, mse_grid, ci_grid, tasks,
-    median_query).
+    median_query, diverged), the first five and median_query a float or None (not finite).
 
     meta: the meta-parameter dict; algorithm: an entry of registry.ALGORITHMS; config: the run's
     configuration; rng: a numpy Generator for the test tasks (use train.task_stream(seed, "evaluate")).
@@ -30,32 +37,55 @@ def evaluate(meta, algorithm, config, rng, shots, steps, n_tasks):
     x_grid = np.broadcast_to(GRID[:, None], (n_tasks, len(GRID), 1))  # (T, 100, 1)
     y_grid = sinusoid.sine(tasks.amplitude, tasks.phase, x_grid)
     records = []
-    for s in range(steps + 1):
-        fast = algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s)  # (T,) + p.shape
-        query, grid = mlp.mse(fast, tasks.x_query, tasks.y_query), mlp.mse(fast, x_grid, y_grid)  # (T,) each
-        records.append(dict(steps=s, mse_query=float(np.mean(query)), ci_query=ci95(query),
-                            mse_grid=float(np.mean(grid)), ci_grid=ci95(grid), tasks=int(n_tasks),
-                            median_query=median(query)))
+    with np.errstate(all="ignore"):  # a diverging task overflows: it is counted, not warned about
+        for s in range(steps + 1):
+            fast = algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s)  # (T,) + p.shape
+            query, grid = mlp.mse(fast, tasks.x_query, tasks.y_query), mlp.mse(fast, x_grid, y_grid)  # (T,) each
+            unadapted = query if s == 0 else unadapted
+            records.append(dict(steps=s, mse_query=finite(np.mean(query)), ci_query=ci95(query),
+                                mse_grid=finite(np.mean(grid)), ci_grid=ci95(grid), tasks=int(n_tasks),
+                                median_query=median(query), diverged=int(np.sum(diverged(query, unadapted)))))
     return records
+
+
+def diverged(query, unadapted):
+    """Which tasks' adaptation diverged: query MSE not finite or above DIVERGED x the task's MSE at step 0."""
+    return ~np.isfinite(query) | (query > DIVERGED * unadapted)
 
 
 def median(values):
     """The median over tasks, a diverged task (nan) counted as infinitely bad: the typical task when a
     few diverge and swamp the mean."""
-    return float(np.median(np.where(np.isnan(values), np.inf, values)))
+    return finite(np.median(np.where(np.isnan(values), np.inf, values)))
 
 
 def ci95(values):
-    """Half-width of the normal 95% confidence interval of the mean: 1.96 * std / sqrt(n)."""
+    """Half-width of the normal 95% confidence interval of the mean: 1.96 * std / sqrt(n); None for one task."""
     if len(values) < 2:
-        return float("nan")
-    return float(1.96 * np.std(values, ddof=1) / np.sqrt(len(values)))
+        return None
+    return finite(1.96 * np.std(values, ddof=1) / np.sqrt(len(values)))
+
+
+def finite(value):
+    """A float, or None if it is nan or infinite (JSON has no such numbers)."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def number(value, width=10):
+    """A right-aligned number of fixed width: 4 decimals, scientific notation when large, "nan" for None."""
+    if value is None:
+        return "nan".rjust(width)
+    return (f"{value:.4f}" if abs(value) < 1e4 else f"{value:.3e}").rjust(width)
 
 
 def table(records, shots):
-    """The records as a readable table: one row per step count."""
-    lines = [f"{'steps':>5}  {f'MSE on {shots} query points':>26}  {'MSE on 100 grid points':>26}"]
+    """The records as a readable table: one row per step count, with the count of diverged tasks.
+    (± nan: an interval needs two tasks or more, or some task diverged.)"""
+    lines = [f"{'steps':>5}  {f'MSE on {shots} query points':>23}  {'MSE on 100 grid points':>23}  "
+             f"{'median':>10}  diverged"]
     for r in records:
-        lines.append(f"{r['steps']:>5}  {r['mse_query']:>16.4f} ± {r['ci_query']:<7.4f}  "
-                     f"{r['mse_grid']:>16.4f} ± {r['ci_grid']:.4f}")
+        lines.append(f"{r['steps']:>5}  {number(r['mse_query'])} ± {number(r['ci_query'])}  "
+                     f"{number(r['mse_grid'])} ± {number(r['ci_grid'])}  {number(r['median_query'])}  "
+                     f"{r['diverged']:>4} of {r['tasks']}")
     return "\n".join(lines)

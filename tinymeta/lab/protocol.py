@@ -7,6 +7,7 @@ ALGORITHMS = ("pretrain", "maml", "fomaml", "reptile", "metasgd", "lslr", "metac
 SHOTS = (5, 10)
 REPORT_STEPS = (1, 5, 10)
 SEED, TEST_SEED, VALIDATION_TASKS = 0, 1, 500
+MULTI_STEP = ("maml", "lslr", "metacurvature", "enhanced")  # trained with 5 inner steps as well (MAML++)
 
 # Hyperparameters that are not the papers', with the candidates tried on validation tasks.
 # "train": each candidate is meta-trained for --validation-iterations and the best is trained in full;
@@ -16,6 +17,33 @@ CANDIDATES = {
     "pretrain": ("adapt", [dict(inner_lr=lr) for lr in (0.0005, 0.001, 0.002, 0.005, 0.01)]),
     "enhanced": ("train", [dict(inner_lr=lr) for lr in (0.003, 0.01, 0.03)]),
 }
+MULTI_STEP_RATES = ("train", [dict(inner_lr=lr) for lr in (0.001, 0.003, 0.01)])  # the inner rate, or the initial one
+
+
+def run(algorithm, shots, settings=None, schedule=None, select=None, score_steps=(1, 10), tests=None):
+    """One run of `make reproduce`: `algorithm` meta-trained on `shots`-shot tasks with `settings` (train
+    options), `schedule` (options given as fractions of the run's iterations, e.g. MAML++'s first-order phase),
+    hyperparameters chosen by `select` (a CANDIDATES entry) on the mean validation MSE after `score_steps`,
+    tested with `tests` shots (default: the trained K)."""
+    return dict(algorithm=algorithm, shots=shots, settings=settings or {}, schedule=schedule or {},
+                select=select if select is not None else CANDIDATES.get(algorithm), score_steps=score_steps,
+                tests=tests or (shots,))
+
+
+# Every run by name. The one-step rows use the papers' settings (Finn et al. 2017: inner lr 0.01, one step);
+# "-finn" is the setting of Finn et al.'s public code (github.com/cbfinn/maml, main.py: its documented 10-shot
+# sinusoid command sets no --update_lr, whose default is 1e-3); "-5step" rows train with 5 inner steps, and
+# Enhanced with the whole MAML++ recipe (Antoniou et al. 2019: per-step rates, the multi-step loss annealed
+# over the first 10% of training as in the authors' code (15 of 150 epochs), first order for the first third
+# (50 of 150 epochs, section 4), the meta rate annealed along a cosine).
+RUNS = {f"{a}-k{k}": run(a, k, tests=(k, 5) if (a in ("maml", "pretrain") and k == 10) else None)
+        for a in ALGORITHMS for k in SHOTS}
+RUNS.update({f"{a}-finn-k10": run(a, 10, settings=dict(inner_lr=0.001), select=False, tests=(10, 5))
+             for a in ("maml", "pretrain")})
+RUNS.update({f"{a}-5step-k{k}": run(a, k, settings=dict(inner_steps=5, **(dict(cosine=True) if a == "enhanced" else {})),
+                                    schedule=dict(msl_iterations=0.1, first_order_iterations=1 / 3) if a == "enhanced" else None,
+                                    select=MULTI_STEP_RATES, score_steps=REPORT_STEPS)
+             for a in MULTI_STEP for k in SHOTS})
 
 # Published MSE on K query points (sinusoids of Finn et al. 2017), keyed by (algorithm, trained K, tested K, steps):
 # a list of (mean, 95% half-width or None, source).

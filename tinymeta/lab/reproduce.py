@@ -24,42 +24,41 @@ from tinymeta.lab import checkpoint, train
 from tinymeta.lab.checkpoint import commit, write_json
 from tinymeta.lab.evaluate import evaluate
 from tinymeta.lab.flags import positive_int
-from tinymeta.lab.protocol import ALGORITHMS, CANDIDATES, REPORT_STEPS, SEED, SHOTS, TEST_SEED, VALIDATION_TASKS
+from tinymeta.lab.protocol import REPORT_STEPS, RUNS, SEED, TEST_SEED, VALIDATION_TASKS
 
 def run(name, results, iterations, validation_iterations, tasks, hidden):
-    """Select (if needed), train and evaluate one run; writes results/runs/NAME/result.json."""
-    algorithm, shots = name.rsplit("-k", 1)
-    shots = int(shots)
-    if algorithm not in ALGORITHMS or shots not in SHOTS:
-        raise SystemExit(f"tinymeta.reproduce: unknown run {name!r}")
-    started, how = time.time(), CANDIDATES.get(algorithm, (None,))[0]
-    chosen = select(name, algorithm, shots, results, validation_iterations, hidden) if how == "train" else {}
-    run_dir, settings = os.path.join(results, "runs", name), train_settings(shots, iterations, hidden, chosen)
+    """Select (if needed), train and evaluate one run of protocol.RUNS; writes results/runs/NAME/result.json."""
+    if name not in RUNS:
+        raise SystemExit(f"tinymeta.lab.reproduce: unknown run {name!r}")
+    spec, started, code = RUNS[name], time.time(), commit()  # the code this process runs
+    algorithm, shots, how = spec["algorithm"], spec["shots"], (spec["select"] or (None,))[0]
+    chosen = select(name, spec, results, validation_iterations, hidden) if how == "train" else {}
+    run_dir, settings = os.path.join(results, "runs", name), train_settings(spec, iterations, hidden, chosen)
     diverged = not execute(algorithm, settings, run_dir)
     config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
     if how == "adapt":  # choose on validation tasks, with the trained model
-        chosen = choose([(c, validation_score(state["meta"], entry, {**config, **c}, shots)) for c in
-                         CANDIDATES[algorithm][1]], os.path.join(results, "select", name + ".json"))
+        chosen = choose([(c, validation_score(state["meta"], entry, {**config, **c}, shots, spec["score_steps"]))
+                         for c in spec["select"][1]], os.path.join(results, "select", name + ".json"), spec["score_steps"])
         config.update(chosen)
         checkpoint.write_config(run_dir, config)
-    evaluations = {shots: evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
-                                   shots, max(REPORT_STEPS), tasks)}
-    if shots == 10 and algorithm in ("maml", "pretrain"):  # Finn et al.'s Table 2: K=10 model, 5-shot test
-        evaluations[5] = evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
-                                  5, max(REPORT_STEPS), tasks)
+    evaluations = {k: evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
+                               k, max(REPORT_STEPS), tasks) for k in spec["tests"]}
     commands = [train_command(algorithm, settings, run_dir)] + [
         ["python", "-m", "tinymeta", "evaluate", run_dir, "--shots", str(k), "--steps", str(max(REPORT_STEPS)),
          "--tasks", str(tasks), "--seed", str(TEST_SEED), "--json"] for k in evaluations]
     result = dict(name=name, algorithm=algorithm, shots=shots, iterations=state["iteration"], diverged=diverged, seed=SEED,
-                  test_seed=TEST_SEED, chosen=chosen, commit=commit(), started=started, finished=time.time(),
-                  command=" && ".join(map(" ".join, commands)),
+                  test_seed=TEST_SEED, chosen=chosen, commit=code, started=started, finished=time.time(),
+                  command=" && ".join(map(" ".join, commands)), config=config,
                   evaluations={str(k): v for k, v in evaluations.items()})
     write_json(os.path.join(run_dir, "result.json"), result)
 
 
-def train_settings(shots, iterations, hidden, chosen):
-    """The `train` settings of a run: the protocol's, then the hyperparameters chosen for it."""
-    return dict(shots=shots, iterations=iterations, seed=SEED, hidden=list(hidden), **chosen)
+def train_settings(spec, iterations, hidden, chosen):
+    """The `train` settings of a run: the protocol's, the run's own (its schedule scaled to `iterations`),
+    then the hyperparameters chosen for it."""
+    scheduled = {k: int(round(f * iterations)) for k, f in spec["schedule"].items()}
+    return dict(shots=spec["shots"], iterations=iterations, seed=SEED, hidden=list(hidden), **spec["settings"],
+                **scheduled, **chosen)
 
 
 def train_command(algorithm, settings, run_dir):
@@ -69,7 +68,12 @@ def train_command(algorithm, settings, run_dir):
     fixed = ["--shots", str(s.pop("shots")), "--iterations", str(s.pop("iterations")), "--seed", str(s.pop("seed")),
              "--hidden", *map(str, s.pop("hidden"))]
     return ["python", "-m", "tinymeta", "train", algorithm, *fixed,
-            *[f"--{k.replace('_', '-')}={v}" for k, v in sorted(s.items())], "--out", run_dir, "--quiet"]
+            *[flag(k, v) for k, v in sorted(s.items())], "--out", run_dir, "--quiet"]
+
+
+def flag(name, value):
+    """--name=value, or the bare --name of a switch such as --cosine."""
+    return f"--{name.replace('_', '-')}" + ("" if value is True else f"={value}")
 
 
 def execute(algorithm, settings, run_dir):
@@ -87,43 +91,53 @@ def execute(algorithm, settings, run_dir):
     return True
 
 
-def select(name, algorithm, shots, results, validation_iterations, hidden):
+def select(name, spec, results, validation_iterations, hidden):
     """Meta-train every candidate briefly and keep the one with the lowest validation score."""
     path = os.path.join(results, "select", name + ".json")
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)["chosen"]
     scored = []
-    for i, candidate in enumerate(CANDIDATES[algorithm][1]):
+    for i, candidate in enumerate(spec["select"][1]):
         run_dir = os.path.join(results, "select", name, f"candidate{i}")
-        if not execute(algorithm, train_settings(shots, validation_iterations, hidden, candidate), run_dir):
+        if not execute(spec["algorithm"], train_settings(spec, validation_iterations, hidden, candidate), run_dir):
             scored.append((candidate, float("nan")))  # diverged in training: it loses
             continue
         config, state, entry = train.load(run_dir)
-        scored.append((candidate, validation_score(state["meta"], entry, config, shots)))
-    return choose(scored, path)
+        scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"])))
+    return choose(scored, path, spec["score_steps"])
 
 
-def validation_score(meta, entry, config, shots):
-    """Mean of the 1-step and 10-step query MSE on validation tasks (the two step counts we report)."""
-    records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, 10, VALIDATION_TASKS)
-    return float(np.mean([records[1]["mse_query"], records[10]["mse_query"]]))
+def validation_score(meta, entry, config, shots, steps):
+    """Mean query MSE after each of `steps` adaptation steps on validation tasks (nan if any task diverged)."""
+    records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, max(steps), VALIDATION_TASKS)
+    return float(np.mean([score(records[s]["mse_query"]) for s in steps]))
 
 
-def choose(scored, path):
+def score(mse):
+    return float("nan") if mse is None else mse
+
+
+def choose(scored, path, steps):
     """The candidate with the lowest finite score; every candidate's score is recorded in `path`."""
     finite = [(c, s) for c, s in scored if np.isfinite(s)]
     chosen = min(finite, key=lambda cs: cs[1])[0] if finite else scored[0][0]
-    write_json(path, dict(chosen=chosen, how=f"lowest mean of 1-step and 10-step query MSE on {VALIDATION_TASKS} "
+    write_json(path, dict(chosen=chosen, how=f"lowest mean of {describe(steps)} query MSE on {VALIDATION_TASKS} "
                           f"validation tasks (validation stream of seed {SEED})",
-                          candidates=[dict(candidate=c, score=s) for c, s in scored]))
+                          candidates=[dict(candidate=c, score=s if np.isfinite(s) else None) for c, s in scored]))
     return chosen
+
+
+def describe(steps):
+    """(1, 10) -> "1-step and 10-step"; (1, 5, 10) -> "1-step, 5-step and 10-step"."""
+    words = [f"{s}-step" for s in steps]
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tinymeta.lab.reproduce", description=__doc__.split("\n")[0])
     p.add_argument("command", choices=["run", "table", "runs"], help="run NAME, table, or list the run names")
-    p.add_argument("name", nargs="?", help="ALGO-kK, for run")
+    p.add_argument("name", nargs="?", help="a run name (see `runs`), for run")
     p.add_argument("--results", default="results", help="output folder (default results)")
     p.add_argument("--iterations", type=positive_int, default=70000, help="meta-iterations per run (70,000)")
     p.add_argument("--validation-iterations", type=positive_int, default=5000,
@@ -143,7 +157,7 @@ def main(argv=None):
 
 def command(p, args):
     if args.command == "runs":
-        print(" ".join(f"{a}-k{k}" for a in ALGORITHMS for k in SHOTS))
+        print(" ".join(RUNS))
     elif args.command == "run":
         if not args.name:
             p.error("run needs a NAME such as maml-k10")
