@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tinymeta.lab import protocol, report, reproduce
 
 ROOT = Path(__file__).parent.parent
-KEYS = {"algorithm", "shots", "steps", "mse_query", "ci_query", "mse_grid", "ci_grid", "tasks", "iterations",
-        "seed", "command", "commit"}
+KEYS = {"run", "algorithm", "train_shots", "shots", "steps", "inner_steps", "inner_lr", "mse_query", "ci_query",
+        "median_query", "diverged", "tasks", "mse_grid", "ci_grid", "iterations", "seed", "command", "commit"}
 
 
 def make_smoke(out):
@@ -31,12 +32,22 @@ def test_reproduce_smoke(tmp_path):
         for k in protocol.SHOTS:
             assert {(a, k, k, s) for s in protocol.REPORT_STEPS} <= cells, (a, k)
     assert {("maml", 10, 5, s) for s in protocol.REPORT_STEPS} <= cells  # Finn et al.'s Table 2 protocol
+    assert {r["run"] for r in rows} == set(protocol.RUNS)
+    for r in rows:  # every run is evaluated after 1, 5 and 10 steps on its own K, the K = 10 MAML runs 5-shot too
+        assert {(r["run"], k, s) for k in protocol.RUNS[r["run"]]["tests"] for s in protocol.REPORT_STEPS} <= \
+            {(q["run"], q["shots"], q["steps"]) for q in rows}
+    five = [r for r in rows if r["run"].startswith("enhanced-5step")]
+    assert five and all(r["inner_steps"] == 5 for r in five)
+    config = json.loads((out / "runs" / "enhanced-5step-k10" / "config.json").read_text())
+    assert config["cosine"] and (config["msl_iterations"], config["first_order_iterations"]) == (1, 2)  # of 6
+    assert json.loads((out / "runs" / "maml-finn-k10" / "config.json").read_text())["inner_lr"] == 0.001
+    json.loads((out / "sinusoid.json").read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
     assert all(r["iterations"] == 6 and r["tasks"] == 8 and np.isfinite(r["mse_query"]) for r in rows)
-    for name in ("reptile-k5", "enhanced-k10", "pretrain-k10"):  # chosen on validation tasks, recorded
+    for name in ("reptile-k5", "enhanced-k10", "pretrain-k10", "maml-5step-k5", "enhanced-5step-k10"):  # chosen on validation tasks
         chosen = json.loads((out / "select" / f"{name}.json").read_text())
         assert chosen["chosen"] in [c["candidate"] for c in chosen["candidates"]] and "validation" in chosen["how"]
     md = (out / "sinusoid.md").read_text()
-    assert "| maml | 10 |" in md and "Park & Oliva 2019" in md
+    assert "| maml-k10 | 10 |" in md and "Park & Oliva 2019" in md and "| maml-finn-k10 |" in md
     assert (out / "sinusoid-steps.png").stat().st_size > 10000
 
     # a second `make reproduce` finds every result and only rebuilds the table, bit for bit

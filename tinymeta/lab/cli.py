@@ -37,6 +37,8 @@ def parser():
     p.add_argument("--inner-lr", metavar="LR", type=positive_float, help=f"inner-loop learning rate (default {d['inner_lr']})")
     p.add_argument("--inner-steps", metavar="S", type=positive_int, help=f"inner-loop SGD steps (default {d['inner_steps']})")
     p.add_argument("--meta-lr", metavar="LR", type=positive_float, help=f"Adam learning rate (default {d['meta_lr']})")
+    p.add_argument("--clip", metavar="NORM", type=positive_float,
+                   help="scale every meta-gradient down to at most this norm before Adam (default: no clipping)")
     p.add_argument("--cosine", action="store_true", default=None,
                    help="anneal the Adam rate from --meta-lr toward 0 along a cosine (MAML++)")
     p.add_argument("--hidden", metavar="W", type=positive_int, nargs="+", help=f"hidden layer widths (default {d['hidden']})")

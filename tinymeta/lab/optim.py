@@ -41,6 +41,14 @@ def leaves(tree):
         yield np.asarray(tree, dtype=float)
 
 
+def clip(grads, max_norm):
+    """grads scaled down to Euclidean norm max_norm if longer (all arrays together): one batch with a huge
+    meta-gradient then moves Adam's moments no more than a batch of norm max_norm would."""
+    vector, unflatten = flatten(grads)
+    norm = np.linalg.norm(vector)
+    return unflatten(vector * (max_norm / norm)) if norm > max_norm else grads
+
+
 def adam(meta, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam step (Kingma & Ba 2015) on a whole meta dict; state = (t, m, v) over its flat vector."""
     theta, unflatten = flatten(meta)

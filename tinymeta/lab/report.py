@@ -16,17 +16,18 @@ import numpy as np  # noqa: E402
 from tinymeta import mlp, sinusoid  # noqa: E402
 from tinymeta.lab import checkpoint, plot, train  # noqa: E402
 from tinymeta.lab.checkpoint import commit, write_json  # noqa: E402
-from tinymeta.lab.protocol import ALGORITHMS, BAR, PUBLISHED, REPORT_STEPS, SHOTS  # noqa: E402
+from tinymeta.lab.evaluate import DIVERGED  # noqa: E402
+from tinymeta.lab.protocol import ALGORITHMS, GOALS, MULTI_STEP, PUBLISHED, REPORT_STEPS, RUNS, SHOTS  # noqa: E402
 from tinymeta.lab.registry import ALGORITHMS as REGISTRY  # noqa: E402
 
-KEYS = ("mse_query", "ci_query", "mse_grid", "ci_grid", "tasks", "median_query")
+KEYS = ("mse_query", "ci_query", "median_query", "diverged", "tasks", "mse_grid", "ci_grid")
 
 
 def write(results):
     runs = load(results)
-    rows = [dict(algorithm=r["algorithm"], shots=int(tested), train_shots=r["shots"], steps=rec["steps"],
-                 **{k: rec[k] for k in KEYS}, iterations=r["iterations"], seed=r["seed"], command=r["command"],
-                 commit=r["commit"])
+    rows = [dict(run=r["name"], algorithm=r["algorithm"], train_shots=r["shots"], shots=int(tested), steps=rec["steps"],
+                 inner_steps=r["config"]["inner_steps"], inner_lr=r["config"]["inner_lr"], **{k: rec[k] for k in KEYS},
+                 iterations=r["iterations"], seed=r["seed"], command=r["command"], commit=r["commit"])
             for r in runs for tested, records in sorted(r["evaluations"].items(), key=lambda kv: int(kv[0]))
             for rec in records if rec["steps"] in REPORT_STEPS]
     protocol = dict(task_family="y = A sin(x - phase), A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5] (Finn et al. 2017)",
@@ -34,6 +35,9 @@ def write(results):
                     test_tasks="evaluate stream of seed 1 (python -m tinymeta evaluate)",
                     validation_tasks="validation stream of seed 0, for the hyperparameters in results/select",
                     metric="mean MSE on K query points and on 100 grid points of [-5, 5], with 1.96 std / sqrt(n)",
+                    diverged=f"tasks whose query MSE is not finite or above {DIVERGED}x their MSE before adapting",
+                    null="a mean, interval or median that is not a finite number (some task diverged)",
+                    inner_lr="the run's inner learning rate; for learned rates (metasgd, lslr, enhanced) the initial one",
                     wall_seconds=wall_seconds(runs), table_commit=commit())
     write_json(os.path.join(results, "sinusoid.json"), dict(protocol=protocol, rows=rows))
     export(results, runs)
@@ -63,12 +67,17 @@ def export(results, runs, learned=("metasgd", "lslr", "metacurvature", "enhanced
 
 
 def load(results):
+    """Every finished run's result.json, in the order of protocol.RUNS (with its config.json if it lacks one)."""
     runs = []
-    for path in sorted(glob.glob(os.path.join(results, "runs", "*", "result.json"))):
+    for path in glob.glob(os.path.join(results, "runs", "*", "result.json")):
         with open(path) as f:
-            runs.append(json.load(f))
-    order = {a: i for i, a in enumerate(ALGORITHMS)}
-    return sorted(runs, key=lambda r: (order.get(r["algorithm"], 99), r["shots"]))
+            r = json.load(f)
+        if "config" not in r:
+            with open(os.path.join(os.path.dirname(path), "config.json")) as f:
+                r["config"] = json.load(f)
+        runs.append(r)
+    order = {name: i for i, name in enumerate(RUNS)}
+    return sorted(runs, key=lambda r: (order.get(r["name"], len(order)), r["name"]))
 
 
 def wall_seconds(runs):
@@ -76,123 +85,164 @@ def wall_seconds(runs):
 
 
 def number(value):
-    """3 decimals; scientific notation for the huge errors of an adaptation that diverged."""
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1e}"  # nan and inf print as themselves
+    """3 decimals; scientific notation for the huge errors of an adaptation that diverged; None is nan."""
+    if value is None:
+        return "nan"
+    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1e}"
 
 
 def cell(row, kind="query"):
-    return f"{number(row['mse_' + kind])} ± {number(row['ci_' + kind])}"
+    """mean ± interval; on query points, if some task diverged, how many and the median beside it."""
+    text = f"{number(row['mse_' + kind])} ± {number(row['ci_' + kind])}"
+    if kind == "query" and row["diverged"]:
+        text += f" ({row['diverged']} of {row['tasks']:,} diverged; median {number(row['median_query'])})"
+    return text
+
+
+def verdict(mine, mean, bar=True):
+    """met / short by x / short (diverged), judged on the mean over all test tasks."""
+    if not bar:
+        return "not a bar cell"
+    if mine is None:
+        return "short (adaptation diverged)"
+    return "met" if mine <= mean else f"short by {number(mine - mean)}"
+
+
+def trained(run):
+    """How a run was meta-trained, in a few words."""
+    c = run["config"]
+    if run["algorithm"] == "pretrain":
+        return f"regression on all tasks; fine-tuned with lr {c['inner_lr']}"
+    rate = "initial inner lr" if run["algorithm"] in ("metasgd", "lslr", "enhanced") else "inner lr"
+    text = f"{c['inner_steps']} inner step{'s' * (c['inner_steps'] > 1)}, {rate} {c['inner_lr']}"
+    if c.get("msl_iterations") or c.get("first_order_iterations") or c.get("cosine"):
+        text += ", MAML++ schedules"
+    return text
 
 
 def markdown(rows, runs, protocol, have_examples):
-    by = {(r["algorithm"], r["train_shots"], r["shots"], r["steps"]): r for r in rows}
+    by = {(r["run"], r["shots"], r["steps"]): r for r in rows}
     n_tasks = " / ".join(sorted({f"{r['tasks']:,}" for r in rows}))
     lines = ["# Few-shot sinusoid regression: tinymeta beside the published numbers", "",
-             "Made by `make reproduce` (see `tinymeta/lab/reproduce.py`); every number below is read from",
-             f"`results/runs/*/result.json`. Mean squared error on K query points of {n_tasks} held-out test tasks,",
-             "± the 95% confidence interval 1.96·std/√n; lower is better. "
-             f"Wall time of all runs: {protocol['wall_seconds'] / 3600:.1f} h.", ""]
-    lines += ["## The published cells", "", *published_lines(rows), ""]
+             "Made by `make reproduce` (see `tinymeta/lab/reproduce.py` and `protocol.py`); every number below is read",
+             f"from `results/runs/*/result.json`. Mean squared error on K query points of {n_tasks} held-out test tasks,",
+             "± the 95% confidence interval 1.96·std/√n; lower is better. A task whose adaptation *diverged* (query",
+             f"MSE not finite, or above {DIVERGED}× its MSE before adapting) is counted beside the mean, with the median",
+             "task; `nan` is a mean that is not a finite number. Learned rates (Meta-SGD, LSLR, Enhanced) reuse the last",
+             "trained step's rates past the trained steps.", ""]
+    lines += ["## The published cells", "", *published_lines(rows), "",
+              "## Many inner steps", "", *multi_step_lines(rows, runs), ""]
+    goals = [(run, k, goal, by.get((run, k, s))) for run, k, s, goal in GOALS]
+    if any(row for *_, row in goals):
+        lines += ["Goals of our own (not published numbers), after 5 steps:", ""]
+        lines += [f"- {run}, {k}-shot: {cell(row)} against {goal}: "
+                  f"{verdict(row['mse_query'], goal) if not row['diverged'] else 'short (some task diverged)'}"
+                  for run, k, goal, row in goals if row] + [""]
     for tested in SHOTS:
-        lines += [f"## {tested}-shot", "",
-                  "| algorithm | trained K | iterations | 1 step | 5 steps | 10 steps | published | bar |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"## Every run, {tested}-shot test tasks", "",
+                  "| run | trained | iterations | 1 step | 5 steps | 10 steps |", "|---|---|---|---|---|---|"]
         for r in runs:
-            if str(tested) not in r["evaluations"]:
-                continue
-            ours = [by.get((r["algorithm"], r["shots"], tested, s)) for s in REPORT_STEPS]
-            published, bar = [], []
-            for s in REPORT_STEPS:
-                for mean, ci, source in PUBLISHED.get((r["algorithm"], r["shots"], tested, s), []):
-                    published.append(f"{s} step{'s' * (s > 1)}: {mean}{f' ± {ci}' if ci else ''} ({source})")
-                    if r["algorithm"] in BAR[0] and source in BAR[1]:
-                        mine = by[(r["algorithm"], r["shots"], tested, s)]["mse_query"]
-                        bar.append(f"{s}: met" if mine <= mean else f"{s}: short by {number(mine - mean)}"
-                                   if np.isfinite(mine) else f"{s}: short (adaptation diverged)")
-            lines.append(f"| {r['algorithm']} | {r['shots']} | {r['iterations']}"
-                         f"{' (diverged)' if r.get('diverged') else ''} | "
-                         + " | ".join(cell(o) if o else "" for o in ours)
-                         + f" | {'<br>'.join(published)} | {', '.join(bar)} |")
+            if str(tested) in r["evaluations"]:
+                lines.append(f"| {r['name']} | {trained(r)} | {r['iterations']}{' (diverged)' if r.get('diverged') else ''} | "
+                             + " | ".join(cell(by[(r['name'], tested, s)]) for s in REPORT_STEPS) + " |")
         lines.append("")
     lines += ["## On 100 grid points of [−5, 5] (the whole curve; less noisy)", "",
-              "| algorithm | K | 1 step | 10 steps |", "|---|---|---|---|"]
-    for r in runs:
-        k = str(r["shots"])
-        g = {rec["steps"]: rec for rec in r["evaluations"][k]}
-        lines.append(f"| {r['algorithm']} | {k} | {cell(g[1], 'grid')} | {cell(g[10], 'grid')} |")
-    lines += ["", "## The typical task: median over test tasks", "",
-              f"Adaptation that diverges on a few of the {n_tasks} test tasks makes the mean huge or nan; the median",
-              "query MSE (a diverged task counted as infinitely bad) shows the typical task. The bar is judged on the mean.",
-              "",
-              "| algorithm | trained K | tested K | 1 step | 5 steps | 10 steps |", "|---|---|---|---|---|---|"]
+              "| run | tested K | 1 step | 5 steps | 10 steps |", "|---|---|---|---|---|"]
     for r in runs:
         for tested in sorted(r["evaluations"], key=int):
-            ours = [by[(r["algorithm"], r["shots"], int(tested), s)] for s in REPORT_STEPS]
-            lines.append(f"| {r['algorithm']} | {r['shots']} | {tested} | "
-                         + " | ".join(number(o["median_query"]) for o in ours) + " |")
+            lines.append(f"| {r['name']} | {tested} | "
+                         + " | ".join(cell(by[(r['name'], int(tested), s)], "grid") for s in REPORT_STEPS) + " |")
+    lines += ["", "## The typical task: median over test tasks", "",
+              "The median query MSE (a diverged task counted as infinitely bad), and how many tasks diverged.", "",
+              "| run | tested K | 1 step | 5 steps | 10 steps |", "|---|---|---|---|---|"]
+    for r in runs:
+        for tested in sorted(r["evaluations"], key=int):
+            ours = [by[(r["name"], int(tested), s)] for s in REPORT_STEPS]
+            lines.append(f"| {r['name']} | {tested} | "
+                         + " | ".join(f"{number(o['median_query'])} ({o['diverged']} diverged)" for o in ours) + " |")
     lines += ["", "## Hyperparameters chosen on validation tasks", ""]
     for r in runs:
         if r["chosen"]:
-            lines.append(f"- {r['algorithm']}, K = {r['shots']}: {r['chosen']} (see `select/{r['name']}.json`)")
+            lines.append(f"- {r['name']}: {r['chosen']} (every candidate's score: `select/{r['name']}.json`)")
     lines += ["", "## Figures", "", "![MSE against adaptation steps](sinusoid-steps.png)", ""]
     if have_examples:
         lines += ["![Adaptation examples](sinusoid-examples.png)", ""]
     lines += ["## Commands", ""] + [f"- `{r['command']}`" for r in runs] + [""]
     commits = sorted({r["commit"] for r in runs})
     lines += [f"Runs made at code commit{'s' * (len(commits) > 1)} {', '.join(commits)}; "
-              f"this table at {protocol['table_commit']}.", ""]
+              f"this table at {protocol['table_commit']}. From the first start to the last finish of the runs: "
+              f"{protocol['wall_seconds'] / 3600:.1f} h (pauses between sessions included).", ""]
     return "\n".join(lines)
 
 
 def published_lines(rows):
     """Every published cell beside ours, as markdown table lines (sinusoid.md and the README show them)."""
-    by = {(r["algorithm"], r["train_shots"], r["shots"], r["steps"]): r for r in rows}
-    lines = ["| algorithm | trained K | tested K | steps | published | source | tinymeta | median | the bar |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for (algorithm, train_shots, shots, steps), published in PUBLISHED.items():
-        ours = by.get((algorithm, train_shots, shots, steps))
-        for mean, ci, source in published:
-            if algorithm not in BAR[0] or source not in BAR[1]:
-                verdict = "not a bar cell"
-            elif ours is None:
-                verdict = "no run yet"
-            else:
-                verdict = "met" if ours["mse_query"] <= mean else "short"  # a nan mean is short
-            lines.append(f"| {algorithm} | {train_shots} | {shots} | {steps} | {mean}{f' ± {ci}' if ci else ''} | "
-                         f"{source} | {cell(ours) if ours else ''} | {number(ours['median_query']) if ours else ''} | "
-                         f"{verdict} |")
+    by = {(r["run"], r["shots"], r["steps"]): r for r in rows}
+    lines = ["| run | trained K | tested K | steps | published | source | tinymeta | the bar |",
+             "|---|---|---|---|---|---|---|---|"]
+    for run, shots, steps, mean, ci, source, bar in PUBLISHED:
+        ours = by.get((run, shots, steps))
+        mark = verdict(ours["mse_query"], mean, bar) if ours else "no run yet"
+        lines.append(f"| {run} | {RUNS[run]['shots']} | {shots} | {steps} | {mean}{f' ± {ci}' if ci else ''} | "
+                     f"{source} | {cell(ours) if ours else ''} | {mark} |")
+    return lines
+
+
+def multi_step_lines(rows, runs):
+    """Trained with one inner step or five (MAML++), and Finn et al.'s code setting: MSE after 1, 5 and 10 steps."""
+    by = {(r["run"], r["shots"], r["steps"]): r for r in rows}
+    names = {r["name"]: r for r in runs}
+    lines = ["| run | trained | tested K | 1 step | 5 steps | 10 steps |", "|---|---|---|---|---|---|"]
+    for tested in SHOTS:
+        for name in ["maml-finn-k10"] + [f"{a}{kind}-k{tested}" for a in MULTI_STEP for kind in ("", "-5step")]:
+            if name in names and str(tested) in names[name]["evaluations"]:
+                lines.append(f"| {name} | {trained(names[name])} | {tested} | "
+                             + " | ".join(cell(by[(name, tested, s)]) for s in REPORT_STEPS) + " |")
     return lines
 
 
 def steps_figure(runs, path):
-    fig, axes = plt.subplots(1, len(SHOTS), figsize=(11, 4), sharey=True)
-    for ax, k in zip(np.atleast_1d(axes), SHOTS):
+    """Query MSE against adaptation steps: top, the runs trained as in the papers; below, with five inner steps
+    (MAML++) and in Finn et al.'s code setting. One colour per algorithm; a curve that leaves the top diverged."""
+    fig, axes = plt.subplots(2, len(SHOTS), figsize=(12, 7.5), sharex=True, sharey=True, squeeze=False)
+    for col, k in enumerate(SHOTS):
         for r in runs:
-            if r["shots"] == k and str(k) in r["evaluations"]:
-                records = r["evaluations"][str(k)]
-                mse = np.array([x["mse_query"] for x in records])
-                ax.plot([x["steps"] for x in records], np.where(np.isfinite(mse), np.minimum(mse, 1e3), 1e3),
-                        marker=".", label=r["algorithm"], color=f"C{ALGORITHMS.index(r['algorithm'])}")  # diverged: off the top
-        ax.set(title=f"{k}-shot test tasks (a curve that leaves the top diverged)", xlabel="adaptation steps",
-               yscale="log", ylim=(0.03, 5))
-        ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("MSE on K query points")
-    for ax in np.atleast_1d(axes):
-        ax.legend(fontsize=8)
+            if str(k) not in r["evaluations"]:
+                continue
+            records = r["evaluations"][str(k)]
+            mse = np.array([np.inf if x["mse_query"] is None else x["mse_query"] for x in records])
+            axes[int("-5step" in r["name"] or "-finn" in r["name"]), col].plot([x["steps"] for x in records], np.minimum(mse, 1e3), marker=".",  # diverged: off the top
+                                      ls="--" if r["shots"] != k else "-", label=r["name"],
+                                      color=f"C{ALGORITHMS.index(r['algorithm'])}")
+        for row, trained_with in enumerate(("as in the papers", "with 5 inner steps, or lr 0.001 (-finn)")):
+            ax = axes[row, col]
+            ax.set(title=f"{k}-shot test tasks; trained {trained_with}", yscale="log", ylim=(0.01, 5))
+            ax.grid(alpha=0.3)
+            if ax.has_data():
+                ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for ax in axes[-1]:
+        ax.set_xlabel("adaptation steps at test time")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("mean MSE on K query points")
+    fig.suptitle("Sinusoid regression: error against adaptation steps (dashed: trained with K = 10, tested 5-shot;"
+                 " off the top: diverged)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def examples_figure(results, path, names=("pretrain-k10", "maml-k10", "metasgd-k10", "enhanced-k10"), n_tasks=3):
-    """Predictions after 0, 1 and 10 steps on the same test tasks, one row per run (from NAME/meta.npz)."""
+def examples_figure(results, path, names=("pretrain-k10", "maml-k10", "maml-finn-k10", "enhanced-5step-k10"),
+                    n_tasks=3):
+    """Predictions before adapting and after 1 and 10 steps on the same 10-shot test tasks, one row per run
+    (from NAME/meta.npz and config.json, which are committed)."""
     dirs = [os.path.join(results, "runs", n) for n in names]
     dirs = [d for d in dirs if os.path.exists(os.path.join(d, "meta.npz"))]
     if not dirs:
         return False
     tasks = sinusoid.sample_tasks(train.task_stream(1, "evaluate"), n_tasks, 10, 10)
     grid = np.linspace(-5, 5, 200)[None, :, None].repeat(n_tasks, axis=0)  # (T, 200, 1)
-    fig, axes = plt.subplots(len(dirs), n_tasks, figsize=(3.3 * n_tasks, 2.4 * len(dirs)), squeeze=False)
+    fig, axes = plt.subplots(len(dirs), n_tasks, figsize=(3.6 * n_tasks, 2.5 * len(dirs)), squeeze=False,
+                             sharex=True, sharey=True)
     for row, d in zip(axes, dirs):
         with open(os.path.join(d, "config.json")) as f:
             config = json.load(f)
@@ -202,15 +252,21 @@ def examples_figure(results, path, names=("pretrain-k10", "maml-k10", "metasgd-k
             fast = REGISTRY[config["algorithm"]].adapt(meta, tasks.x_support, tasks.y_support, config, steps)
             pred = mlp.predict(fast, grid)
             for t, ax in enumerate(row):
-                ax.plot(grid[t, :, 0], pred[t, :, 0], style, color="C1", label=f"{steps} steps")
+                ax.plot(grid[t, :, 0], pred[t, :, 0], style, color="C1",
+                        label="before adapting" if steps == 0 else f"after {steps} step{'s' * (steps > 1)}")
         for t, ax in enumerate(row):
             ax.plot(grid[t, :, 0], sinusoid.sine(tasks.amplitude, tasks.phase, grid)[t, :, 0], color="k", lw=1,
-                    label="true")
-            ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="C0", label="support")
+                    label="true function")
+            ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="C0", label="10 support points")
             ax.set_ylim(-6, 6)
-        row[0].set_ylabel(config["algorithm"])
-    axes[0, -1].legend(fontsize=7)
-    fig.tight_layout()
+        row[0].set_ylabel(f"{os.path.basename(d)}\ny")
+    for t, ax in enumerate(axes[0]):
+        ax.set_title(f"test task {t + 1}: A = {tasks.amplitude[t]:.2f}, phase = {tasks.phase[t]:.2f}", fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("x")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return True

@@ -13,13 +13,15 @@ import numpy as np
 
 from tinymeta import mlp, sinusoid
 from tinymeta.lab import checkpoint
-from tinymeta.lab.optim import adam, flatten
+from tinymeta.lab.optim import adam, clip, flatten
 from tinymeta.lab.progress import Progress
 from tinymeta.lab.registry import ALGORITHMS
 
 # Finn et al. 2017, section 5.1 (sinusoid regression); `hidden` are the MLP's hidden widths.
 DEFAULTS = dict(shots=10, meta_batch=25, inner_lr=0.01, inner_steps=1, meta_lr=0.001, cosine=False,
                 iterations=70000, seed=0, hidden=[40, 40])
+# Settings a run has only when given, so that configurations written before they existed stay as they were.
+OPTIONAL = dict(clip=0.0)  # clip: the largest norm of a meta-gradient handed to Adam (0: no clipping)
 STREAMS = {"train": 0, "evaluate": 1, "validation": 2}
 CHECKPOINT_SECONDS = 60
 
@@ -42,11 +44,11 @@ def validation_stream(seed):
 
 
 def make_config(algorithm, **given):
-    """The full configuration: DEFAULTS, the algorithm's own options, then `given`."""
+    """The full configuration: DEFAULTS, the algorithm's own options, then `given` (which may add OPTIONAL ones)."""
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
     options = ALGORITHMS[algorithm].options or {}
-    unknown = set(given) - set(DEFAULTS) - set(options)
+    unknown = set(given) - set(DEFAULTS) - set(options) - set(OPTIONAL)
     if unknown:
         raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}")
     return {"algorithm": algorithm, **DEFAULTS, **options, **given}
@@ -116,6 +118,8 @@ def run(run_dir, iterations, quiet=False):
                 checkpoint.save(run_dir, state)
                 raise FloatingPointError(f"meta-loss {loss} at iteration {state['iteration'] + 1}: training stopped; "
                                          f"checkpoint of iteration {state['iteration']} kept in {run_dir}")
+            if config.get("clip"):  # a rare task whose inner loop explodes must not throw Adam off
+                grads = clip(grads, config["clip"])
             state["meta"], state["adam"] = adam(state["meta"], grads, state["adam"],
                                                 meta_lr(config, state["iteration"] + 1))
             state["iteration"] += 1
