@@ -33,10 +33,10 @@ figures: $(VENV)/.installed
 RESULTS ?= results
 REPRO_FLAGS ?=
 # Every run of tinymeta/lab/protocol.py (`python -m tinymeta.lab.reproduce runs`; a test keeps the two equal),
-# the longest first so that two jobs finish together.
+# the published cells first, then the longest, so that two jobs finish together.
 REPRO_MULTI := $(foreach a,enhanced metacurvature lslr maml,$(foreach k,10 5,$(a)-5step-k$(k)))
 REPRO_ONE := $(foreach a,enhanced metacurvature maml metasgd pretrain fomaml lslr anil reptile,$(a)-k5 $(a)-k10)
-REPRO_NAMES := $(REPRO_MULTI) maml-finn-k10 pretrain-finn-k10 $(REPRO_ONE)
+REPRO_NAMES := maml-finn-k10 pretrain-finn-k10 $(REPRO_MULTI) $(REPRO_ONE)
 REPRO_RESULTS := $(foreach n,$(REPRO_NAMES),$(RESULTS)/runs/$(n)/result.json)
 .PHONY: reproduce reproduce-smoke
 reproduce: $(REPRO_RESULTS) | $(VENV)/.installed
