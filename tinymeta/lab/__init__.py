@@ -1,0 +1,1 @@
+"""tinymeta's machinery: everything besides the model, the tasks and the algorithms."""
