@@ -2,7 +2,7 @@ import os
 
 from hypothesis import settings
 
-from gradcheck import LARGEST
+from tinymeta.gradcheck import LARGEST
 
 settings.register_profile("default", max_examples=int(os.environ.get("EXAMPLES", 20)), deadline=None)
 settings.load_profile("default")

@@ -2,7 +2,8 @@
 
 Read top-down; each module imports only those below it:
 
-    cli        python -m tinymeta train | evaluate | plot | demo | bench: the command line
+    cli        python -m tinymeta train | evaluate | plot | demo | bench | check: the command line
+    check      python -m tinymeta check ALGO FILE.py: the property battery, run on a student's own module
     reproduce  make reproduce: choose on validation tasks, train, evaluate every run of protocol.py
     report     the results table and figures from the runs' result.json
     protocol   what make reproduce runs, the candidates it tries, the published numbers it compares against

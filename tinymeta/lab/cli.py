@@ -1,4 +1,4 @@
-"""python -m tinymeta train | evaluate | plot | demo | bench: the command line.
+"""python -m tinymeta train | evaluate | plot | demo | bench | check: the command line.
 
 Bad input (a bad value, a path that cannot be written) gets one line on stderr naming it and exit
 status 2; a diverged run, and nothing else, exits with 1; Ctrl-C during training saves a checkpoint
@@ -26,7 +26,7 @@ def option_type(default):
 def parser():
     d = train.DEFAULTS
     top = Parser(prog="tinymeta", description="Meta-learning on few-shot sinusoid regression.")
-    sub = top.add_subparsers(dest="command", required=True, metavar="{train,evaluate,plot,demo,bench}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="{train,evaluate,plot,demo,bench,check}")
 
     p = sub.add_parser("train", help="meta-train a network (or continue a run with --resume DIR)",
                        description="Meta-train on sinusoid tasks; defaults are Finn et al. 2017's.")
@@ -77,6 +77,8 @@ def parser():
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     sub.add_parser("bench", help="speed benchmarks (tinymeta/lab/bench.py; arguments are passed on)", add_help=False)
+    sub.add_parser("check", help="tinymeta's property battery on your own version of an algorithm: check ALGO FILE.py",
+                   add_help=False)
     return top
 
 
@@ -84,6 +86,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
         return bench(argv[1:])
+    if argv[:1] == ["check"]:  # matplotlib-free, and its own argument parser
+        from tinymeta.lab import check
+        return check.main(argv[1:])
     args = parser().parse_args(argv)
     try:
         return {"train": do_train, "evaluate": do_evaluate, "plot": do_plot, "demo": do_demo}[args.command](args)

@@ -1,0 +1,162 @@
+"""`tinymeta check ALGO FILE.py` (tinymeta/lab/check.py): it passes tinymeta's own modules, and on copies
+with a realistic bug planted it fails, naming the property the bug breaks."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tinymeta
+from tinymeta.lab import check
+
+SOURCE = Path(tinymeta.__file__).parent
+
+
+def run(capsys, *argv):
+    """check.main in-process: (exit status, stdout lines, stderr lines)."""
+    status = check.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out.splitlines(), err.splitlines()
+
+
+def failing(algorithm, lines):
+    """The properties whose line is a ✗."""
+    return {p.text for p in check.ALGORITHMS[algorithm].properties if any(line.startswith(f"✗ {p.text}")
+                                                                           for line in lines)}
+
+
+def planted(tmp_path, algorithm, old, new):
+    """A copy of tinymeta/ALGO.py with `old` replaced by `new`, in tmp_path."""
+    source = (SOURCE / f"{algorithm}.py").read_text()
+    assert source.count(old) == 1, f"{old!r} is not in {algorithm}.py once: the bug would not be planted"
+    path = tmp_path / f"my_{algorithm}.py"
+    path.write_text(source.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("algorithm", list(check.ALGORITHMS))
+def test_every_tinymeta_module_passes(capsys, algorithm):
+    status, lines, err = run(capsys, algorithm, SOURCE / f"{algorithm}.py", "--cases", 20)
+    n = len(check.ALGORITHMS[algorithm].properties)
+    assert status == 0 and not err, "\n".join(lines + err)
+    assert len(lines) == n + 2 and sum(line.startswith("✓ ") for line in lines) == n
+    assert lines[-1] == f"all {n} properties hold"
+
+
+PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it breaks, shown in their lines)
+    ("maml: outer loss on the support set", "maml",
+     "return np.mean(loss(fast, tasks.x_query, tasks.y_query))",
+     "return np.mean(loss(fast, tasks.x_support, tasks.y_support))",
+     {check.META_LOSS, check.FIRST_ORDER}, "10 of 10 cases fail; smallest failing case: seed"),
+    ("maml: first-order cut always on", "maml",
+     "        if first_order:\n            grads = [getval(g) for g in grads]",
+     "        grads = [getval(g) for g in grads]",
+     {check.GRADIENT}, "(tol 1e-06); 10 of 10 cases fail"),
+    ("reptile: sign flipped", "reptile",
+     "[p - np.mean(w, axis=0) for p, w in zip(params, fast)]",
+     "[np.mean(w, axis=0) - p for p, w in zip(params, fast)]",
+     {check.REPTILE}, "10 of 10 cases fail"),
+    ("metasgd: rates detached from the graph", "metasgd",
+     'fast = [w - lr * g for w, lr, g in zip(fast, meta["lr"], grads)]',
+     'fast = [w - getval(lr) * g for w, lr, g in zip(fast, meta["lr"], grads)]',
+     {check.GRADIENT}, "10 of 10 cases fail"),
+    ("metasgd: check() does nothing", "metasgd",
+     'def check(meta, x, y, inner_steps):\n    """Raise a ValueError naming the bad value."""\n',
+     'def check(meta, x, y, inner_steps):\n    """Raise a ValueError naming the bad value."""\n    return\n',
+     {check.BAD_INPUT}, "inner_steps=-1 was accepted; meta['lr'][0] a number was accepted; "
+                        "meta without 'lr' raised KeyError"),  # an array too few: mlp.mse's ValueError
+    ("metacurvature: M_in transposed", "metacurvature",
+     "c[0] @ g @ c[1]", "c[0].T @ g @ c[1]",
+     {check.ADAPT, check.META_LOSS, check.FIRST_ORDER}, "cases fail; smallest failing case: seed"),
+    ("lslr: step 0's rates at every step", "lslr",
+     "rates = lr[min(s, len(lr) - 1)]", "rates = lr[0]",
+     {check.ADAPT, check.PAST_TRAINED, check.META_LOSS, check.FIRST_ORDER}, "steps, inner_lr"),
+    ("enhanced: MAML++ weights not summing to 1 (the last one rises linearly, the floor forgotten)", "enhanced",
+     "return np.append(early, 1 - np.sum(early))",
+     "return np.append(early, 1 / inner_steps + (inner_steps - 1) * iteration / (inner_steps * anneal_iterations))",
+     {check.MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
+]
+
+
+@pytest.mark.parametrize("what, algorithm, old, new, broken, shown", PLANTED, ids=[p[0] for p in PLANTED])
+def test_a_planted_bug_fails_the_property_it_breaks(tmp_path, capsys, what, algorithm, old, new, broken, shown):
+    status, lines, err = run(capsys, algorithm, planted(tmp_path, algorithm, old, new), "--cases", 10)
+    assert status == 1 and not err, "\n".join(lines + err)
+    assert failing(algorithm, lines) == {p.text for p in broken}, "\n".join(lines)
+    assert all(shown in line for line in lines if line.startswith("✗")), "\n".join(lines)
+    assert lines[-1].startswith(f"{len(broken)} of {len(check.ALGORITHMS[algorithm].properties)} properties fail")
+
+
+def test_the_smallest_failing_case_reruns_alone(tmp_path, capsys):
+    path = planted(tmp_path, "maml", *PLANTED[0][2:4])
+    _, lines, _ = run(capsys, "maml", path, "--cases", 10)
+    seed = int(lines[-1].split("--seed ")[1].split()[0])
+    meta_loss = next(line for line in lines if line.startswith(f"✗ {check.META_LOSS.text}"))
+    assert f"smallest failing case: seed {seed}, sizes " in meta_loss
+    status, again, _ = run(capsys, "maml", path, "--seed", seed, "--cases", 1)
+    assert status == 1 and failing("maml", again) == failing("maml", lines)
+    again_meta_loss = next(line for line in again if line.startswith(f"✗ {check.META_LOSS.text}"))
+    assert f"1 of 1 cases fail; smallest failing case: seed {seed}, sizes " in again_meta_loss
+
+
+def test_the_file_is_checked_not_tinymetas_own_module_and_no_test_library_is_needed(tmp_path):
+    path = planted(tmp_path, "maml", *PLANTED[0][2:4])
+    script = ("import sys\n"
+              "sys.modules['hypothesis'] = sys.modules['pytest'] = None  # the checker needs neither\n"
+              "from tinymeta.lab import check\n"
+              f"status = check.main(['maml', {str(path)!r}, '--cases', '2'])\n"
+              "print(status, 'tinymeta.maml' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "1 False"  # the planted bug is found, and tinymeta.maml never imported
+
+
+def test_a_function_that_raises_fails_its_properties_with_the_error(tmp_path, capsys):
+    path = planted(tmp_path, "maml", "fast = [w - inner_lr * g for w, g in zip(fast, grads)]",
+                   'raise NotImplementedError("the inner step:\\n your exercise")')
+    status, lines, err = run(capsys, "maml", path, "--cases", 3)
+    assert status == 1 and not err
+    assert next(l for l in lines if l.startswith("✗ adapt")).endswith(
+        "raised NotImplementedError: the inner step: your exercise")  # one line, even for a message of two
+    untouched = {check.ZERO_STEPS.text, check.BAD_INPUT.text}  # no step taken; the input checks come first
+    assert failing("maml", lines) == {p.text for p in check.ALGORITHMS["maml"].properties} - untouched
+
+
+def test_a_case_on_a_kink_is_skipped_and_a_property_of_mostly_skipped_cases_fails(capsys):
+    """Seed 62 puts a hidden unit's input within 1e-8 of 0: no central difference is smooth there."""
+    status, lines, _ = run(capsys, "metasgd", SOURCE / "metasgd.py", "--seed", 60, "--cases", 5)
+    gradient = next(line for line in lines if check.GRADIENT.text in line)
+    assert status == 0 and gradient.startswith("✓") and gradient.endswith(
+        "1 of 5 cases skipped: not smooth along any of 5 random directions")
+    status, lines, _ = run(capsys, "metasgd", SOURCE / "metasgd.py", "--seed", 62, "--cases", 1)
+    assert status == 1 and failing("metasgd", lines) == {check.GRADIENT.text}
+
+
+@pytest.mark.parametrize("source, argv, message", [
+    (None, ["maml", "{tmp}/nowhere.py"], "no such file: {tmp}/nowhere.py"),
+    ("import numpy as np\nx = np.zeros(3)\ny = undefined_name\n", ["maml", "{file}"],
+     "{file}, line 3: importing it raised NameError: name 'undefined_name' is not defined"),
+    ("def adapt(:\n", ["maml", "{file}"], "{file}, line 1: importing it raised SyntaxError: "),
+    ("def adapt(params, x, y, loss, inner_lr, inner_steps):\n    return params\n", ["maml", "{file}"],
+     "{file} does not define meta_loss (the maml check calls adapt, meta_loss)"),
+    ("", ["enhanced", "{file}"],
+     "{file} does not define init, adapt, meta_loss, msl_weights (the enhanced check calls init, adapt, meta_loss, "
+     "msl_weights)"),
+    ("", ["mamll", "{file}"], "tinymeta check: error: argument ALGO: invalid choice: 'mamll'"),
+    ("", ["maml", "{file}", "--cases", "0"], "error: argument --cases: must be an integer >= 1, got '0'"),
+])
+def test_a_file_that_cannot_be_checked_gets_one_line_and_exit_2(tmp_path, capsys, source, argv, message):
+    file = tmp_path / "student.py"
+    if source is not None:
+        file.write_text(source)
+    fill = dict(tmp=tmp_path, file=file)
+    status, lines, err = run(capsys, *(a.format(**fill) for a in argv))
+    assert status == 2 and lines == [] and len(err) == 1, err
+    assert message.format(**fill) in err[0]
+    assert err[0].startswith("tinymeta check: error: ")
+
+
+def test_the_command_line_runs_the_checker(capsys):
+    from tinymeta.lab import cli
+    assert cli.main(["check", "maml", str(Path(tinymeta.__file__).with_name("maml.py")), "--cases", "3"]) == 0
+    assert "all 6 properties hold" in capsys.readouterr().out

@@ -1,0 +1,604 @@
+"""`python -m tinymeta check ALGO FILE.py`: tinymeta's property battery, run on your own version of ALGO.
+
+FILE implements the functions of tinymeta/ALGO.py with the same signatures (a changed copy, say). It is
+loaded under a private module name, so tinymeta's own ALGO.py is never imported in its place. Every
+property is checked on the same random cases (a small ReLU MLP with mlp.mse as the loss, regression
+tasks, a step count and a rate), each rebuilt by `draw(seed)`; an algorithm's learned meta-parameters
+for a case are `ALGORITHMS[ALGO].meta(case)`. The expected values come from slow, obvious references
+written here (a Python loop over tasks, one task's gradient at a time). One line per property: ✓ or ✗,
+the worst error, and for a failure the smallest failing case. Exit status 0 if every property holds,
+1 if one does not, 2 if FILE cannot be checked (missing, raises on import, lacks a function).
+
+A new algorithm is one entry in ALGORITHMS: how to call its functions, its inner step for one task,
+and which properties apply.
+"""
+import argparse
+import importlib.util
+import math
+import os
+import sys
+import traceback
+import warnings
+from collections import namedtuple
+
+import autograd.numpy as np
+from autograd import grad
+
+from tinymeta import gradcheck, mlp
+from tinymeta.lab.flags import Parser
+from tinymeta.sinusoid import Tasks
+
+CASES = 100  # random cases per property
+TOL = 1e-10  # relative error allowed between two ways of computing the same numbers
+
+# ----- random cases ---------------------------------------------------------------------------------
+
+Case = namedtuple("Case", "seed sizes steps inner_lr params tasks rng")
+
+
+def draw(seed):
+    """Case `seed`: an MLP of 1-3 inputs, 1-2 hidden layers of 1-8 units and 1-2 outputs (biases
+    nonzero, so that no unit sits exactly on its kink), 1-4 tasks with 1-5 support and 1-5 query points,
+    1-3 inner steps and an inner rate in [0.001, 0.1]. case.rng goes on to draw learned meta-parameters
+    and directions."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = int(rng.integers(1, 4)), int(rng.integers(1, 3))
+    sizes = (n_in, *(int(n) for n in rng.integers(1, 9, size=rng.integers(1, 3))), n_out)
+    n_tasks, k_support, k_query = (int(n) for n in rng.integers(1, (5, 6, 6)))
+    steps, inner_lr = int(rng.integers(1, 4)), float(rng.uniform(0.001, 0.1))
+    params = [p + 0.1 * rng.standard_normal(p.shape) for p in mlp.init(rng, sizes)]
+    tasks = Tasks(rng.uniform(-2, 2, (n_tasks, k_support, n_in)), rng.normal(size=(n_tasks, k_support, n_out)),
+                  rng.uniform(-2, 2, (n_tasks, k_query, n_in)), rng.normal(size=(n_tasks, k_query, n_out)),
+                  None, None)
+    return Case(seed, sizes, steps, inner_lr, params, tasks, rng)
+
+
+def describe(case):
+    n_tasks, k_support, _ = case.tasks.x_support.shape
+    return (f"seed {case.seed}, sizes {case.sizes}, {n_tasks} task{'s' * (n_tasks > 1)}, K {k_support}, "
+            f"Q {case.tasks.x_query.shape[1]}, {case.steps} step{'s' * (case.steps > 1)}, "
+            f"inner_lr {case.inner_lr:.4g}")
+
+
+def smallness(case):
+    """The order in which failing cases are shown: fewest steps, then fewest weights, tasks and points."""
+    n_tasks, k_support, _ = case.tasks.x_support.shape
+    return (case.steps, sum(p.size for p in case.params), n_tasks, k_support + case.tasks.x_query.shape[1],
+            case.seed)
+
+
+def rates(case, shape):
+    """Learned rates away from any constant: U[0.001, 0.1]."""
+    return case.rng.uniform(0.001, 0.1, shape)
+
+
+def curvature(case):
+    """Meta-Curvature away from the identity: I + 0.1 noise pairs for weights, 1 + 0.1 noise for biases."""
+    def near_identity(n):
+        return np.eye(n) + 0.1 * case.rng.standard_normal((n, n))
+    return [(near_identity(p.shape[0]), near_identity(p.shape[1])) if p.ndim == 2
+            else 1 + 0.1 * case.rng.standard_normal(p.shape) for p in case.params]
+
+
+# ----- the references: one task at a time -----------------------------------------------------------
+
+def trajectory(params, x, y, update, steps):
+    """Fast weights after 0, 1, ..., steps inner steps, each a list of (T,) + p.shape arrays: for each
+    task alone, w <- update(w, g, s) at step s, with g the gradient of mlp.mse on that task."""
+    per_task = []
+    for xt, yt in zip(x, y):
+        ws = [list(params)]
+        for s in range(steps):
+            ws.append(update(ws[-1], grad(mlp.mse)(ws[-1], xt, yt), s))
+        per_task.append(ws)
+    return [[np.stack([ws[s][i] for ws in per_task]) for i in range(len(params))] for s in range(steps + 1)]
+
+
+def query_loss(fast, tasks):
+    """Mean over tasks of each task's query loss at its own fast weights."""
+    return np.mean([mlp.mse([w[t] for w in fast], tasks.x_query[t], tasks.y_query[t])
+                    for t in range(len(tasks.x_query))])
+
+
+def query_gradient(fast, tasks):
+    """Mean over tasks of the query gradient at each task's fast weights: the first-order meta-gradient."""
+    per_task = [grad(mlp.mse)([w[t] for w in fast], tasks.x_query[t], tasks.y_query[t])
+                for t in range(len(tasks.x_query))]
+    return [sum(gs) / len(per_task) for gs in zip(*per_task)]
+
+
+def maml_loss(params, tasks, inner_lr, steps):
+    """MAML's meta-loss task by task; autograd differentiates through the loop for the exact meta-gradient."""
+    total = 0.0
+    for xs, ys, xq, yq in zip(tasks.x_support, tasks.y_support, tasks.x_query, tasks.y_query):
+        w = params
+        for _ in range(steps):
+            w = [p - inner_lr * g for p, g in zip(w, grad(mlp.mse)(w, xs, ys))]
+        total = total + mlp.mse(w, xq, yq)
+    return total / len(tasks.x_support)
+
+
+def kron(pair, g):
+    """Meta-Curvature's M_in G M_out for one task's G (n_in, n_out), as (M_out^T kron M_in) vec G."""
+    m_in, m_out = pair
+    return np.reshape(np.kron(m_out.T, m_in) @ np.ravel(g, order="F"), g.shape, order="F")
+
+
+# the inner step of one task, w <- update(w, g, s), of each algorithm
+def sgd(inner_lr):
+    return lambda w, g, s: [p - inner_lr * gi for p, gi in zip(w, g)]
+
+
+def per_weight(lr):  # Meta-SGD: lr a list of arrays shaped like the weights
+    return lambda w, g, s: [p - a * gi for p, a, gi in zip(w, lr, g)]
+
+
+def per_array_and_step(lr, curvature=None):  # LSLR, and with a curvature Enhanced: row lr[s], the last past them
+    def transform(i, g):
+        return g if curvature is None else kron(curvature[i], g) if g.ndim == 2 else curvature[i] * g
+    return lambda w, g, s: [p - lr[min(s, len(lr) - 1)][i] * transform(i, gi) for i, (p, gi) in enumerate(zip(w, g))]
+
+
+def curved(curvature, inner_lr):  # Meta-Curvature
+    return per_array_and_step(np.full((1, len(curvature)), inner_lr), curvature)
+
+
+def head_only(inner_lr):  # ANIL: the last two arrays
+    return lambda w, g, s: w[:-2] + [p - inner_lr * gi for p, gi in zip(w[-2:], g[-2:])]
+
+
+# ----- the properties: each returns the error of one case, or raises Failed --------------------------
+
+class Failed(Exception):
+    """A property does not hold; the message says how."""
+
+
+class NotSmooth(Exception):
+    """The meta-loss is not smooth at this case's point along any direction tried (with ReLUs: a unit's
+    input within a step h of 0, at the weights or after an inner step): no central difference checks a
+    gradient there, so the case is skipped."""
+
+
+def distance(got, expected):
+    """max over arrays of max |got - expected| / (1 + max |expected|), for lists of arrays of equal shapes."""
+    got_shapes, shapes = [np.shape(a) for a in got], [np.shape(b) for b in expected]
+    if got_shapes != shapes:
+        raise Failed(f"arrays of shapes {got_shapes}, expected {shapes}")
+    return max((float(np.max(np.abs(a - b), initial=0) / (1 + np.max(np.abs(b), initial=0)))
+                for a, b in zip(got, expected)), default=0.0)
+
+
+def scalar_distance(got, expected):
+    if np.shape(got) != ():
+        raise Failed(f"a meta-loss of shape {np.shape(got)}, expected a scalar")
+    return float(abs(got - expected) / (1 + abs(expected)))
+
+
+def central_differences(f, meta, case, h):
+    """gradcheck's relative error of autograd's gradient of f against central differences at meta."""
+    found = gradcheck.directional_error(f, meta, grad(f)(meta), case.rng, h)
+    if found is None:
+        raise NotSmooth()
+    return found[0]
+
+
+def support(case):
+    return case.tasks.x_support, case.tasks.y_support
+
+
+def adapt_is_a_loop(algo, m, case, more=0):
+    meta = algo.meta(case)
+    expected = trajectory(case.params, *support(case), algo.update(meta, case), case.steps + more)[-1]
+    return distance(algo.adapt(m, meta, *support(case), case, case.steps + more), expected)
+
+
+def meta_loss_is_query_loss(algo, m, case):
+    meta = algo.meta(case)
+    fast = trajectory(case.params, *support(case), algo.update(meta, case), case.steps)[-1]
+    return scalar_distance(algo.loss(m, meta, case), query_loss(fast, case.tasks))
+
+
+def gradient_is_central_differences(algo, m, case):
+    return central_differences(lambda meta: algo.loss(m, meta, case), algo.meta(case), case, algo.h)
+
+
+def first_order_is_query_gradient(algo, m, case):
+    meta = algo.meta(case)
+    got = algo.weights(grad(lambda meta: algo.loss(m, meta, case, first_order=True))(meta))
+    fast = trajectory(case.params, *support(case), algo.update(meta, case), case.steps)[-1]
+    return distance(got, query_gradient(fast, case.tasks))
+
+
+def at_init_is_maml(algo, m, case):
+    meta = algo.init(m, case)
+    loss = lambda meta: algo.loss(m, meta, case)
+    maml = lambda params: maml_loss(params, case.tasks, case.inner_lr, case.steps)
+    return max(scalar_distance(loss(meta), maml(case.params)),
+               distance(algo.weights(grad(loss)(meta)), grad(maml)(case.params)))
+
+
+def zero_steps_change_nothing(algo, m, case):
+    fast = algo.adapt(m, algo.meta(case), *support(case), case, 0)
+    return distance(fast, [np.repeat(p[None], len(case.tasks.x_support), axis=0) for p in case.params])
+
+
+def bad_input_raises(algo, m, case):
+    x, y = support(case)
+    calls = algo.bad_inputs(m, case) + [
+        ("y_support with a point too few", lambda: algo.adapt(m, algo.meta(case), x, y[:, 1:], case, 1))]
+    wrong = []
+    for label, call in calls:
+        try:
+            call()
+        except ValueError:
+            continue
+        except Exception as e:
+            wrong.append(f"{label} raised {type(e).__name__}")
+        else:
+            wrong.append(f"{label} was accepted")
+    if wrong:
+        raise Failed("; ".join(wrong))
+    return 0.0
+
+
+def reptile_direction(algo, m, case):
+    fast = trajectory(case.params, *support(case), sgd(case.inner_lr), case.steps)[-1]
+    expected = [p - np.mean(w, axis=0) for p, w in zip(case.params, fast)]
+    return distance(m.meta_gradient(case.params, case.tasks, mlp.mse, case.inner_lr, case.steps), expected)
+
+
+def all_head_is_maml(algo, m, case):
+    head = case.params[-2:]
+    width = head[0].shape[0]  # the inputs become the head's features: x repeated across them
+    tasks = case.tasks._replace(x_support=np.repeat(case.tasks.x_support[..., :1], width, axis=-1),
+                                x_query=np.repeat(case.tasks.x_query[..., :1], width, axis=-1))
+    anil = lambda params: m.meta_loss(params, tasks, mlp.mse, case.inner_lr, case.steps)
+    maml = lambda params: maml_loss(params, tasks, case.inner_lr, case.steps)
+    return max(scalar_distance(anil(head), maml(head)), distance(grad(anil)(head), grad(maml)(head)))
+
+
+def multi_step_loss_is_weighted_sum(algo, m, case):
+    meta, weights = algo.meta(case), case.rng.uniform(0, 1, case.steps)
+    looped = trajectory(case.params, *support(case), algo.update(meta, case), case.steps)
+    expected = sum(weights[s] * query_loss(looped[s + 1], case.tasks) for s in range(case.steps))
+    return scalar_distance(m.meta_loss(meta, case.tasks, mlp.mse, weights), expected)
+
+
+def multi_step_gradient_is_central_differences(algo, m, case):
+    meta, weights = algo.meta(case), case.rng.dirichlet(np.ones(case.steps))
+    return central_differences(lambda meta: m.meta_loss(meta, case.tasks, mlp.mse, weights), meta, case, algo.h)
+
+
+def msl_weights_anneal(algo, m, case):
+    """Every step count 1-6, three annealing lengths, iterations at the start, middle, end and past it."""
+    worst = 0.0
+    for steps in range(1, 7):
+        for anneal in (1, 10, 50):
+            for iteration in sorted({0, 1, anneal // 2, anneal - 1, anneal, anneal + 7}):
+                call = f"msl_weights({steps}, {iteration}, {anneal})"
+                w = np.asarray(m.msl_weights(steps, iteration, anneal), dtype=float)
+                shown = "[" + ", ".join(f"{v:.4g}" for v in w) + "]"
+                if w.shape != (steps,):
+                    raise Failed(f"{call} has shape {w.shape}, expected ({steps},)")
+                worst = max(worst, abs(np.sum(w) - 1))
+                if not abs(np.sum(w) - 1) <= 1e-12:
+                    raise Failed(f"{call} = {shown} sums to {float(np.sum(w)):.12g}, not 1")
+                if np.any(w < 0):
+                    raise Failed(f"{call} = {shown} has a negative weight")
+                if iteration == 0 and not np.allclose(w, 1 / steps, rtol=1e-12, atol=0):
+                    raise Failed(f"{call} = {shown} is not uniform at iteration 0")
+                if iteration >= anneal and not np.allclose(w, np.eye(steps)[-1], rtol=0, atol=1e-12):
+                    raise Failed(f"{call} = {shown} is not one-hot on the last step from anneal_iterations on")
+    return worst
+
+
+Property = namedtuple("Property", "text check tol once", defaults=(False,))
+
+ADAPT = Property("adapt: batched equals a per-task loop", adapt_is_a_loop, TOL)
+PAST_TRAINED = Property("adapt: a step past the trained ones reuses the last row of rates",
+                        lambda algo, m, case: adapt_is_a_loop(algo, m, case, more=1), TOL)
+META_LOSS = Property("meta_loss: the mean query loss after adapting, task by task", meta_loss_is_query_loss, TOL)
+GRADIENT = Property("meta-gradient: autograd's equals central differences", gradient_is_central_differences,
+                    gradcheck.TOL)
+FIRST_ORDER = Property("first order: the query gradient at the adapted weights", first_order_is_query_gradient, TOL)
+AT_INIT = Property("at init it is MAML: meta-loss and meta-gradient", at_init_is_maml, TOL)
+ZERO_STEPS = Property("zero steps: adapt leaves the weights unchanged", zero_steps_change_nothing, 0.0)
+BAD_INPUT = Property("bad input raises ValueError", bad_input_raises, None, once=True)
+REPTILE = Property("meta_gradient: theta - mean adapted weights, task by task", reptile_direction, TOL)
+ALL_HEAD = Property("a network that is all head: MAML's meta-loss and meta-gradient", all_head_is_maml, TOL)
+MULTI_STEP = Property("multi-step loss: the weighted sum of per-step query losses",
+                      multi_step_loss_is_weighted_sum, TOL)
+MULTI_STEP_GRADIENT = Property("multi-step meta-gradient: autograd's equals central differences",
+                               multi_step_gradient_is_central_differences, gradcheck.TOL)
+MSL_WEIGHTS = Property("msl_weights: sum to 1, uniform at first, one-hot on the last step after annealing",
+                       msl_weights_anneal, 1e-12, once=True)
+
+
+# ----- the algorithms ------------------------------------------------------------------------------
+
+def maml_bad_inputs(m, case):
+    p, t = case.params, case.tasks
+    return [("inner_lr=-0.1", lambda: m.meta_loss(p, t, mlp.mse, -0.1, 1)),
+            ("inner_lr=0", lambda: m.meta_loss(p, t, mlp.mse, 0.0, 1)),
+            ("inner_steps=-1", lambda: m.meta_loss(p, t, mlp.mse, 0.01, -1)),
+            ("inner_steps=1.5", lambda: m.meta_loss(p, t, mlp.mse, 0.01, 1.5))]
+
+
+def reptile_bad_inputs(m, case):
+    p, t = case.params, case.tasks
+    return [("inner_lr=-1", lambda: m.meta_gradient(p, t, mlp.mse, -1.0, 1)),
+            ("inner_steps=0", lambda: m.meta_gradient(p, t, mlp.mse, 0.01, 0)),
+            ("inner_steps=1.5", lambda: m.meta_gradient(p, t, mlp.mse, 0.01, 1.5))]
+
+
+def metasgd_bad_inputs(m, case):
+    p, t = case.params, case.tasks
+    lr = [np.full(q.shape, 0.01) for q in p]
+    return [("init inner_lr=0", lambda: m.init(p, 0.0)),
+            ("inner_steps=-1", lambda: m.meta_loss({"params": p, "lr": lr}, t, mlp.mse, -1)),
+            ("meta['lr'] with an array too few", lambda: m.meta_loss({"params": p, "lr": lr[:-1]}, t, mlp.mse, 1)),
+            ("meta['lr'][0] a number", lambda: m.meta_loss({"params": p, "lr": [0.01] + lr[1:]}, t, mlp.mse, 1)),
+            ("meta without 'lr'", lambda: m.meta_loss({"params": p}, t, mlp.mse, 1))]
+
+
+def lslr_bad_inputs(m, case):
+    p, t = case.params, case.tasks
+    meta = {"params": p, "lr": np.full((case.steps, len(p)), 0.01)}
+    return [("init inner_steps=0", lambda: m.init(p, 0)),
+            ("init inner_lr=-0.5", lambda: m.init(p, 1, -0.5)),
+            ("meta['lr'] with a column too few", lambda: m.meta_loss(dict(meta, lr=meta["lr"][:, 1:]), t, mlp.mse)),
+            ("meta['lr'] of no rows", lambda: m.meta_loss(dict(meta, lr=meta["lr"][:0]), t, mlp.mse)),
+            ("adapt inner_steps=-1", lambda: m.adapt(meta, *support(case), mlp.mse, -1))]
+
+
+def identity_curvature(params):
+    return [(np.eye(q.shape[0]), np.eye(q.shape[1])) if q.ndim == 2 else np.ones(q.shape) for q in params]
+
+
+def metacurvature_bad_inputs(m, case):
+    p, t = case.params, case.tasks
+    meta = {"params": p, "curvature": identity_curvature(p)}
+    return [("inner_lr=-0.1", lambda: m.meta_loss(meta, t, mlp.mse, -0.1, 1)),
+            ("inner_steps=-2", lambda: m.meta_loss(meta, t, mlp.mse, 0.01, -2)),
+            ("meta['curvature'] with an entry too few",
+             lambda: m.meta_loss(dict(meta, curvature=meta["curvature"][:-1]), t, mlp.mse, 0.01, 1)),
+            ("meta['curvature'][1] a number",
+             lambda: m.meta_loss(dict(meta, curvature=meta["curvature"][:1] + [1.0] + meta["curvature"][2:]),
+                                 t, mlp.mse, 0.01, 1))]
+
+
+def enhanced_bad_inputs(m, case):
+    p, t, steps = case.params, case.tasks, case.steps
+    meta = {"params": p, "lr": np.full((steps, len(p)), 0.01), "curvature": identity_curvature(p)}
+    return [("init inner_steps=0", lambda: m.init(p, 0)),
+            ("meta['lr'] with a column too few", lambda: m.meta_loss(dict(meta, lr=meta["lr"][:, 1:]), t, mlp.mse)),
+            ("meta['curvature'] with an entry too few",
+             lambda: m.meta_loss(dict(meta, curvature=meta["curvature"][:-1]), t, mlp.mse)),
+            (f"step_weights of length {steps + 1}", lambda: m.meta_loss(meta, t, mlp.mse, np.ones(steps + 1))),
+            ("msl_weights(0, 0, 10)", lambda: m.msl_weights(0, 0, 10)),
+            ("msl_weights(3, -1, 10)", lambda: m.msl_weights(3, -1, 10))]
+
+
+def anil_bad_inputs(m, case):
+    return maml_bad_inputs(m, case) + [
+        ("params of one array", lambda: m.meta_loss(case.params[:1], case.tasks, mlp.mse, 0.01, 1))]
+
+
+Algorithm = namedtuple("Algorithm", [
+    "functions",   # the names FILE must define
+    "meta",        # case -> learned meta-parameters away from their init (as autograd differentiates them)
+    "weights",     # meta-parameters (or their gradient) -> the network's weights among them
+    "update",      # (meta, case) -> the inner step of one task, (w, g, s) -> w
+    "adapt",       # (module, meta, x, y, case, steps) -> module's fast weights
+    "loss",        # (module, meta, case, **first_order) -> module's meta-loss
+    "init",        # (module, case) -> module's initial meta-parameters, for the reduction to MAML
+    "h",           # finite-difference step: learned rates and matrices bend the meta-loss sharply
+    "bad_inputs",  # (module, case) -> [(label, call that must raise ValueError)]
+    "properties"])
+
+
+def meta_params(meta):
+    return meta["params"]
+
+
+MAML_LIKE = dict(meta=lambda case: case.params, weights=lambda meta: meta, h=gradcheck.H)
+
+ALGORITHMS = {
+    "maml": Algorithm(
+        functions=("adapt", "meta_loss"), **MAML_LIKE, init=None,
+        update=lambda meta, case: sgd(case.inner_lr),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.inner_lr, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, case.inner_lr, case.steps, **kw),
+        bad_inputs=maml_bad_inputs,
+        properties=(ADAPT, META_LOSS, GRADIENT, FIRST_ORDER, ZERO_STEPS, BAD_INPUT)),
+    "reptile": Algorithm(
+        functions=("adapt", "meta_gradient"), **MAML_LIKE, init=None, loss=None,
+        update=lambda meta, case: sgd(case.inner_lr),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.inner_lr, steps),
+        bad_inputs=reptile_bad_inputs,
+        properties=(ADAPT, REPTILE, BAD_INPUT)),
+    "metasgd": Algorithm(
+        functions=("init", "adapt", "meta_loss"), weights=meta_params, h=1e-5,
+        meta=lambda case: {"params": case.params, "lr": [rates(case, p.shape) for p in case.params]},
+        update=lambda meta, case: per_weight(meta["lr"]),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, case.steps, **kw),
+        init=lambda m, case: m.init(case.params, case.inner_lr),
+        bad_inputs=metasgd_bad_inputs,
+        properties=(ADAPT, META_LOSS, GRADIENT, FIRST_ORDER, AT_INIT, ZERO_STEPS, BAD_INPUT)),
+    "lslr": Algorithm(
+        functions=("init", "adapt", "meta_loss"), weights=meta_params, h=1e-5,
+        meta=lambda case: {"params": case.params, "lr": rates(case, (case.steps, len(case.params)))},
+        update=lambda meta, case: per_array_and_step(meta["lr"]),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, **kw),
+        init=lambda m, case: m.init(case.params, case.steps, case.inner_lr),
+        bad_inputs=lslr_bad_inputs,
+        properties=(ADAPT, PAST_TRAINED, META_LOSS, GRADIENT, FIRST_ORDER, AT_INIT, ZERO_STEPS, BAD_INPUT)),
+    "metacurvature": Algorithm(
+        functions=("init", "adapt", "meta_loss"), weights=meta_params, h=1e-5,
+        meta=lambda case: {"params": case.params, "curvature": curvature(case)},
+        update=lambda meta, case: curved(meta["curvature"], case.inner_lr),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.inner_lr, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, case.inner_lr, case.steps, **kw),
+        init=lambda m, case: m.init(case.params),
+        bad_inputs=metacurvature_bad_inputs,
+        properties=(ADAPT, META_LOSS, GRADIENT, FIRST_ORDER, AT_INIT, ZERO_STEPS, BAD_INPUT)),
+    "enhanced": Algorithm(
+        functions=("init", "adapt", "meta_loss", "msl_weights"), weights=meta_params, h=1e-5,
+        meta=lambda case: {"params": case.params, "lr": rates(case, (case.steps, len(case.params))),
+                           "curvature": curvature(case)},
+        update=lambda meta, case: per_array_and_step(meta["lr"], meta["curvature"]),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, **kw),
+        init=lambda m, case: m.init(case.params, case.steps, case.inner_lr),
+        bad_inputs=enhanced_bad_inputs,
+        properties=(ADAPT, PAST_TRAINED, META_LOSS, MULTI_STEP, GRADIENT, MULTI_STEP_GRADIENT, FIRST_ORDER,
+                    AT_INIT, MSL_WEIGHTS, ZERO_STEPS, BAD_INPUT)),
+    "anil": Algorithm(
+        functions=("adapt", "meta_loss"), **MAML_LIKE, init=None,
+        update=lambda meta, case: head_only(case.inner_lr),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.inner_lr, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, case.inner_lr, case.steps, **kw),
+        bad_inputs=anil_bad_inputs,
+        properties=(ADAPT, META_LOSS, GRADIENT, FIRST_ORDER, ALL_HEAD, ZERO_STEPS, BAD_INPUT)),
+}
+
+
+# ----- running the battery -------------------------------------------------------------------------
+
+Result = namedtuple("Result", "holds worst failures skipped")
+
+
+def run(prop, algo, module, seeds):
+    """Check prop on every case: failures are (case, note) pairs, smallest case first; skipped counts the
+    cases without a smooth direction. A property whose cases are mostly skipped does not hold either."""
+    errors, failures, skipped = [], [], 0
+    for seed in seeds[:1] if prop.once else seeds:
+        case, note = draw(seed), None
+        try:
+            error = prop.check(algo, module, case)
+        except NotSmooth:
+            skipped += 1
+            continue
+        except Failed as e:
+            error, note = math.inf, str(e)
+        except Exception as e:  # the module under test raised: a failure of this case, reported as such
+            error, note = math.inf, f"raised {type(e).__name__}: {one_line(e)}"
+        errors.append(error)
+        if not error <= (prop.tol or 0.0):  # also catches nan
+            failures.append((case, note))
+    worst = math.nan if any(math.isnan(e) for e in errors) else max(errors, default=None)
+    holds = not failures and 2 * skipped <= len(seeds)
+    return Result(holds, worst, sorted(failures, key=lambda failure: smallness(failure[0])), skipped)
+
+
+def line(prop, result, n_cases):
+    """One line: ✓ or ✗, the property, the worst error, skipped cases and the smallest failing case."""
+    worst, failures, skipped = result.worst, result.failures, result.skipped
+    shown = prop.tol is not None and worst is not None and not math.isinf(worst)
+    parts = [f"worst error {worst:.1e} (tol {prop.tol:.0e})" if shown else "",
+             f"{len(failures)} of {n_cases} cases fail" if failures and not prop.once else "",
+             f"{skipped} of {n_cases} cases skipped: not smooth along any of 5 random directions" if skipped else ""]
+    text = f"{'✓' if result.holds else '✗'} {prop.text}"
+    if prop.once and failures:
+        return f"{text}: {failures[0][1] or parts[0]}"
+    text += "".join(f"; {part}" for part in parts if part)
+    if failures:
+        case, note = failures[0]
+        text += f"; smallest failing case: {describe(case)}" + (f": {note}" if note else "")
+    return text
+
+
+def one_line(error):
+    """The error's message on one line (a SyntaxError's without its file and line, said separately)."""
+    return " ".join((error.msg if isinstance(error, SyntaxError) else str(error)).split())
+
+
+class Unusable(Exception):
+    """FILE cannot be checked; the message says why, in one line."""
+
+
+def load(path, algorithm, functions):
+    """FILE as a module named _tinymeta_check_ALGO, never tinymeta's own; it must define `functions`."""
+    if not os.path.isfile(path):
+        raise Unusable(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"_tinymeta_check_{algorithm}", path)
+    if spec is None:
+        raise Unusable(f"{path} is not a Python file (.py)")
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)  # its own imports may sit next to it (enhanced.py's `import metacurvature`)
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as e:
+        raise Unusable(f"{path}{where(e, path)}: importing it raised {type(e).__name__}: {one_line(e)}") from None
+    finally:
+        sys.path.remove(folder)
+    missing = [name for name in functions if not callable(getattr(module, name, None))]
+    if missing:
+        raise Unusable(f"{path} does not define {', '.join(missing)} "
+                       f"(the {algorithm} check calls {', '.join(functions)})")
+    return module
+
+
+def where(error, path):
+    """', line N' of FILE where an import-time error arose, if it arose in FILE."""
+    if isinstance(error, SyntaxError) and error.lineno:
+        return f", line {error.lineno}"
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if os.path.abspath(frame.filename) == os.path.abspath(path)]
+    return f", line {lines[-1]}" if lines else ""
+
+
+def count(least):
+    def parse(text):
+        if not text.isdigit() or int(text) < least:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {text!r}")
+        return int(text)
+    return parse
+
+
+def main(argv=None):
+    """`tinymeta check ALGO FILE.py [--cases N] [--seed S]` (argv without the word check): the exit status."""
+    parser = Parser(prog="tinymeta check", description="Run tinymeta's property battery for ALGO on FILE.py, "
+                    "your own module with the functions and signatures of tinymeta/ALGO.py.")
+    parser.add_argument("algorithm", metavar="ALGO", choices=list(ALGORITHMS), help=", ".join(ALGORITHMS))
+    parser.add_argument("file", metavar="FILE.py")
+    parser.add_argument("--cases", type=count(1), default=CASES,
+                        help=f"random cases per property (default {CASES})")
+    parser.add_argument("--seed", type=count(0), default=0,
+                        help="seed of the first case; case i has seed SEED + i (default 0)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a bad argument (one line on stderr already)
+        return e.code
+    algo = ALGORITHMS[args.algorithm]
+    try:
+        module = load(args.file, args.algorithm, algo.functions)
+    except Unusable as e:
+        print(f"tinymeta check: error: {e}", file=sys.stderr)
+        return 2
+    seeds = range(args.seed, args.seed + args.cases)
+    which = f"seeds {seeds[0]} to {seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    print(f"tinymeta check {args.algorithm} {args.file}: {len(algo.properties)} properties, "
+          f"{len(seeds)} random case{'s' * (len(seeds) > 1)} each ({which})")
+    failed, rerun = 0, None
+    with np.errstate(all="ignore"), warnings.catch_warnings():  # a diverging inner loop shows in the properties
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for prop in algo.properties:
+            result = run(prop, algo, module, seeds)
+            print(line(prop, result, len(seeds)), flush=True)
+            failed += not result.holds
+            if result.failures and not prop.once and rerun is None:
+                rerun = result.failures[0][0].seed
+    if not failed:
+        print(f"all {len(algo.properties)} properties hold")
+        return 0
+    hint = "" if rerun is None else f"; rerun the first one's smallest failing case alone: --seed {rerun} --cases 1"
+    print(f"{failed} of {len(algo.properties)} properties fail{hint}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
