@@ -88,6 +88,8 @@ def test_clip_scales_a_long_meta_gradient_down_and_leaves_a_short_one():
     clipped = optim.clip(grads, 1.0)
     assert np.allclose(optim.flatten(clipped)[0], [0.0, 0.6, 0.0, 0.8])  # dict keys sorted: lr first
     assert optim.clip(grads, 5.0) is grads
+    huge = optim.clip({"params": [np.array([3e200, -4e200])]}, 10.0)  # its square overflows float64
+    assert np.allclose(huge["params"][0], [6.0, -8.0])
 
 
 def test_training_clips_every_meta_gradient_before_adam(tmp_path):

@@ -45,8 +45,14 @@ def clip(grads, max_norm):
     """grads scaled down to Euclidean norm max_norm if longer (all arrays together): one batch with a huge
     meta-gradient then moves Adam's moments no more than a batch of norm max_norm would."""
     vector, unflatten = flatten(grads)
-    norm = np.linalg.norm(vector)
-    return unflatten(vector * (max_norm / norm)) if norm > max_norm else grads
+    with np.errstate(over="ignore"):
+        norm = np.linalg.norm(vector)
+    if norm <= max_norm:
+        return grads
+    if norm == np.inf:  # its square overflowed: take the direction from the vector in units of its largest entry
+        vector = vector / np.max(np.abs(vector))
+        norm = np.linalg.norm(vector)
+    return unflatten(vector * (max_norm / norm))
 
 
 def adam(meta, grads, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):

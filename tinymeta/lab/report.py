@@ -24,12 +24,9 @@ KEYS = ("mse_query", "ci_query", "median_query", "diverged", "tasks", "mse_grid"
 
 
 def write(results):
+    """results/sinusoid.json, sinusoid.md and the figures, from results/runs/*/result.json."""
     runs = load(results)
-    rows = [dict(run=r["name"], algorithm=r["algorithm"], train_shots=r["shots"], shots=int(tested), steps=rec["steps"],
-                 inner_steps=r["config"]["inner_steps"], inner_lr=r["config"]["inner_lr"], **{k: rec[k] for k in KEYS},
-                 iterations=r["iterations"], seed=r["seed"], command=r["command"], commit=r["commit"])
-            for r in runs for tested, records in sorted(r["evaluations"].items(), key=lambda kv: int(kv[0]))
-            for rec in records if rec["steps"] in REPORT_STEPS]
+    rows = table_rows(runs)
     protocol = dict(task_family="y = A sin(x - phase), A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5] (Finn et al. 2017)",
                     model="MLP 1-40-40-1 ReLU", meta_batch=train.DEFAULTS["meta_batch"],
                     test_tasks="evaluate stream of seed 1 (python -m tinymeta evaluate)",
@@ -78,6 +75,15 @@ def load(results):
         runs.append(r)
     order = {name: i for i, name in enumerate(RUNS)}
     return sorted(runs, key=lambda r: (order.get(r["name"], len(order)), r["name"]))
+
+
+def table_rows(runs):
+    """One row per run, tested K and reported step count: what results/sinusoid.json holds."""
+    return [dict(run=r["name"], algorithm=r["algorithm"], train_shots=r["shots"], shots=int(tested), steps=rec["steps"],
+                 inner_steps=r["config"]["inner_steps"], inner_lr=r["config"]["inner_lr"], **{k: rec[k] for k in KEYS},
+                 iterations=r["iterations"], seed=r["seed"], command=r["command"], commit=r["commit"])
+            for r in runs for tested, records in sorted(r["evaluations"].items(), key=lambda kv: int(kv[0]))
+            for rec in records if rec["steps"] in REPORT_STEPS]
 
 
 def wall_seconds(runs):
