@@ -103,7 +103,9 @@ def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_proble
     assume(np.max(np.linalg.norm(regularised, axis=1)) <= 1e-10)  # solved: the inner gradient is ~0 for every task
 
     meta = imaml.meta_gradient(params, tasks, mlp.mse, inner_lr, steps, reg, cg_steps)
-    directional_check(query_loss_after_solving, params, meta, rng, "imaml.meta_gradient (MLP)")
+    # the minimiser is drawn to ReLU kinks, so theta -> L_q(phi(theta)) may have one within 1e-4 of theta
+    # along every direction tried: hence a step smaller than the default
+    directional_check(query_loss_after_solving, params, meta, rng, "imaml.meta_gradient (MLP)", h=1e-5)
 
 
 @given(problems(), st.floats(2, 10), st.integers(0, 3))
