@@ -9,7 +9,8 @@ and theta is meta-trained on mean_t L_{q_t}(theta, phi_t) through the adapted co
 or first order with the inner gradient cut out of the graph, as in maml.py. `loss(params, x, y)` is any
 model's loss per task whose inputs are x with the context appended: x (T, K, n_in + n_context) -> (T,),
 e.g. mlp.mse with mlp.init(rng, (n_in + n_context, 40, 40, n_out)). params is one network, with no task
-axis. The authors' sinusoid code uses n_context = 5 and inner_lr = 1.0. Imports only numpy/autograd.
+axis. The authors' code (lmzintgraf/cavia) defaults to n_context = 5, inner_lr = 1.0 for sinusoids.
+Imports only numpy/autograd.
 """
 import autograd.numpy as np
 from autograd import grad
