@@ -22,7 +22,8 @@ from autograd import grad
 def adapt(params, x, y, loss, inner_lr, inner_steps, reg):
     """phi_t for every task: `inner_steps` gradient steps on L_s(phi) + (reg/2)||phi - params||^2.
 
-    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out).
+    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). The steps are stable near a
+    minimum for inner_lr < 2 / (reg + the largest eigenvalue of H_s): a larger reg needs a smaller inner_lr.
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
     check(x, y, inner_lr, inner_steps, reg)
