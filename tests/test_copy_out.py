@@ -54,7 +54,7 @@ def test_maml_py_alone_meta_trains_a_students_model(tmp_path):
 def test_algorithm_modules_import_only_numpy_and_autograd():
     allowed = {"enhanced.py": "from tinymeta import metacurvature"}  # as its docstring says
     for name in ("maml.py", "reptile.py", "metasgd.py", "lslr.py", "metacurvature.py", "enhanced.py",
-                 "anil.py"):
+                 "anil.py", "imaml.py", "cavia.py"):
         source = Path(tinymeta.__file__).with_name(name).read_text()
         imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
         imports = [line for line in imports if line.split("  #")[0] != allowed.get(name)]

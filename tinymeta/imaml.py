@@ -1,0 +1,114 @@
+"""iMAML, implicit MAML (Rajeswaran, Finn, Kakade & Levine 2019, arXiv 1909.04630).
+
+Each task's fast weights minimise its support loss with a pull back toward theta,
+
+    phi_t = argmin_phi  L_{s_t}(phi) + (reg / 2) ||phi - theta||^2        (reg is the paper's lambda)
+
+found approximately by `inner_steps` gradient steps of rate inner_lr from theta. The implicit function
+theorem then gives the meta-gradient without differentiating through those steps:
+
+    d L_{q_t}(phi_t) / d theta = (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t),
+
+H_{s_t} the Hessian of the support loss, the inverse applied by `cg_steps` iterations of conjugate
+gradient, which needs only Hessian-vector products (and I + H/reg positive definite: reg above minus H's
+most negative eigenvalue). Memory does not grow with inner_steps. Every array carries a leading task
+axis T: fast weights and CG's vectors are (T,) + p.shape, CG's scalars (T,). `loss(params, x, y)` is
+any model's loss per task (see maml.py). Imports only numpy/autograd.
+"""
+import autograd.numpy as np
+from autograd import grad
+
+
+def adapt(params, x, y, loss, inner_lr, inner_steps, reg):
+    """phi_t for every task: `inner_steps` gradient steps on L_s(phi) + (reg/2)||phi - params||^2.
+
+    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). The steps are stable near a
+    minimum for inner_lr < 2 / (reg + the largest eigenvalue of H_s): a larger reg needs a smaller inner_lr.
+    Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
+    """
+    check(x, y, inner_lr, inner_steps, reg)
+    fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
+    for _ in range(inner_steps):
+        grads = task_grads(fast, x, y, loss)
+        fast = [w - inner_lr * (g + reg * (w - p)) for w, g, p in zip(fast, grads, params)]
+    return fast
+
+
+def query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps):
+    """(mean query loss at the phi_t, the iMAML meta-gradient: a list shaped like params).
+
+    `tasks` has x_support, y_support (T, K, ...) and x_query, y_query (T, Q, ...). The meta-gradient is
+    the mean over tasks of (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t).
+    """
+    check(tasks.x_query, tasks.y_query, inner_lr, inner_steps, reg)
+    if int(cg_steps) != cg_steps or cg_steps < 1:
+        raise ValueError(f"cg_steps must be an integer >= 1, got {cg_steps!r}")
+    fast = adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, reg)
+    query_grads = task_grads(fast, tasks.x_query, tasks.y_query, loss)  # (T,) + p.shape
+    hvp = lambda v: task_hvps(fast, v, tasks.x_support, tasks.y_support, loss)
+    solution = cg(lambda v: [u + h / reg for u, h in zip(v, hvp(v))], query_grads, cg_steps)
+    query_loss = np.mean(loss(fast, tasks.x_query, tasks.y_query))
+    return query_loss, [np.mean(s, axis=0) for s in solution]
+
+
+def meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps):
+    """The iMAML meta-gradient, a list shaped like params, to hand to SGD or Adam."""
+    return query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps)[1]
+
+
+def cg(matvec, b, steps):
+    """Conjugate gradient for A u = b, every task at once, from u = 0; returns u, a list like b.
+
+    b: list of arrays (T,) + shape; matvec(v) applies every task's own symmetric positive definite A_t
+    to its slice of v. Each step makes the residual b - A u orthogonal to one more search direction, so
+    after at most n steps (n numbers per task) the residual is zero up to rounding. alpha, beta: (T,).
+    """
+    u = [np.zeros_like(r) for r in b]
+    r = [np.array(a, dtype=float) for a in b]  # residual b - A u
+    p = r  # search direction
+    rr = task_dots(r, r)  # (T,)
+    for _ in range(steps):
+        Ap = matvec(p)
+        done = rr == 0  # solved exactly (or b = 0): stay put instead of dividing 0 by 0
+        alpha = np.where(done, 0.0, rr / np.where(done, 1.0, task_dots(p, Ap)))  # (T,)
+        u = [ui + per_task(alpha, pi) * pi for ui, pi in zip(u, p)]
+        r = [ri - per_task(alpha, pi) * api for ri, pi, api in zip(r, p, Ap)]
+        rr_new = task_dots(r, r)
+        beta = np.where(done, 0.0, rr_new / np.where(done, 1.0, rr))  # (T,)
+        p = [ri + per_task(beta, pi) * pi for ri, pi in zip(r, p)]
+        rr = rr_new
+    return u
+
+
+def task_hvps(fast, v, x, y, loss):
+    """Every task's own Hessian-vector product H_t(fast_t) v_t, a list like fast: the gradient of
+    sum_t <grad L_t(fast_t), v_t>, in which slice t depends only on task t (task_grads, one order up)."""
+    return grad(lambda w: sum(np.sum(g * u) for g, u in zip(task_grads(w, x, y, loss), v)))(fast)
+
+
+def task_dots(a, b):
+    """<a_t, b_t> for every task t over all arrays of the lists a and b: shape (T,)."""
+    return sum(np.sum(u * w, axis=tuple(range(1, np.ndim(u)))) for u, w in zip(a, b))
+
+
+def per_task(scalars, like):
+    """One number per task, (T,) -> (T, 1, ..., 1), to broadcast against an array (T,) + shape."""
+    return np.reshape(scalars, (-1,) + (1,) * (np.ndim(like) - 1))
+
+
+def task_grads(fast, x, y, loss):
+    """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
+    return grad(lambda w: np.sum(loss(w, x, y)))(fast)
+
+
+def check(x, y, inner_lr, inner_steps, reg):
+    """Raise a ValueError naming the bad value."""
+    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
+        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
+                         f"got {np.shape(x)} and {np.shape(y)}")
+    if int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
+    if not inner_lr > 0:
+        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
+    if not reg > 0:
+        raise ValueError(f"reg must be > 0, got {reg!r}")
