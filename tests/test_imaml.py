@@ -7,7 +7,7 @@ from autograd import grad, hessian
 from autograd.misc import flatten
 from hypothesis import assume, given, strategies as st
 
-from gradcheck import directional_check
+from tinymeta.gradcheck import directional_check
 from problems import problems
 from tinymeta import imaml, mlp, sinusoid
 from tinymeta.sinusoid import Tasks
