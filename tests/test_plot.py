@@ -17,7 +17,7 @@ from tinymeta.lab import registry, train  # noqa: E402
 # What each algorithm learns beyond an initialisation; every registered algorithm must be listed.
 SECTIONS = {"maml": [], "fomaml": [], "reptile": [], "pretrain": [], "anil": [],
             "metasgd": ["weight rates"], "lslr": ["step rates"], "metacurvature": ["curvature"],
-            "enhanced": ["step rates", "curvature"]}
+            "enhanced": ["step rates", "curvature"], "imaml": [], "cavia": []}
 
 
 def png_size(path):

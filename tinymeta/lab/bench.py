@@ -43,6 +43,12 @@ ALGORITHMS = {
                  lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse)),
     "anil": ("anil", lambda m, p, s, lr: p,
              lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, lr, s)),
+    # iMAML: reg 10 and 5 CG steps (its registry defaults); CAVIA: 5 contexts (so 6 inputs), its own inner rate 1
+    "imaml": ("imaml", lambda m, p, s, lr: p,
+              lambda m, meta, tasks, s, lr: m.meta_gradient(meta, tasks, mlp.mse, lr, s, 10.0, 5)),
+    "cavia": ("cavia", lambda m, p, s, lr: [np.concatenate([p[0], np.random.default_rng(0).normal(0, 0.5, (5, len(p[1])))])]
+              + p[1:],
+              lambda m, meta, tasks, s, lr: grad(m.meta_loss)(meta, tasks, mlp.mse, 5, 1.0, s)),
 }
 
 
@@ -109,18 +115,23 @@ def batched_against_loop(maml, args, rng):
     return rows
 
 
-def peak_memory(maml, args, rng):
-    """[(inner steps, exact MAML peak MB, first-order peak MB)] for one meta-gradient (inner lr SWEEP_LR)."""
+def peak_memory(modules, args, rng):
+    """[(inner steps, exact MAML peak MB, first-order MAML peak MB, iMAML peak MB or None)] for one
+    meta-gradient (inner lr SWEEP_LR; iMAML with reg 10 and 5 CG steps, which does not unroll the inner loop)."""
     rows = []
     for s in args.inner_steps:
         params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, args.paper_meta_batch, args.k, args.k)
+        runs = [lambda fo=fo: grad(modules["maml"].meta_loss)(params, tasks, mlp.mse, SWEEP_LR, s, first_order=fo)
+                for fo in (False, True)]
+        if "imaml" in modules:
+            runs.append(lambda: modules["imaml"].meta_gradient(params, tasks, mlp.mse, SWEEP_LR, s, 10.0, 5))
         peaks = []
-        for first_order in (False, True):
+        for f in runs:
             tracemalloc.start()
-            grad(maml.meta_loss)(params, tasks, mlp.mse, SWEEP_LR, s, first_order=first_order)
+            f()
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
             tracemalloc.stop()
-        rows.append((s, *peaks))
+        rows.append((s, *peaks, *([None] * (3 - len(peaks)))))
     return rows
 
 
@@ -204,9 +215,9 @@ def main(argv=None):
             for T, b, l, d in batched_against_loop(maml, args, rng)]
     print(table(["T", "batched ms", "loop ms", "loop / batched", "max |difference|"], rows))
 
-    print(f"\npeak memory of one MAML meta-gradient (tracemalloc, T = {args.paper_meta_batch})")
-    rows = [[s, f"{a:.2f}", f"{b:.2f}"] for s, a, b in peak_memory(maml, args, rng)]
-    print(table(["inner steps", "exact MB", "first-order MB"], rows))
+    print(f"\npeak memory of one meta-gradient (tracemalloc, T = {args.paper_meta_batch}): unrolled MAML grows with the steps")
+    rows = [[s, f"{a:.2f}", f"{b:.2f}", "" if c is None else f"{c:.2f}"] for s, a, b, c in peak_memory(modules, args, rng)]
+    print(table(["inner steps", "exact MAML MB", "first-order MAML MB", "iMAML MB (no unrolling)"], rows))
 
     if args.png:
         plot(costs, args, args.png)

@@ -16,7 +16,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
 
-from tinymeta import anil, enhanced, lslr, maml, metacurvature, metasgd, mlp, reptile
+from tinymeta import anil, cavia, enhanced, imaml, lslr, maml, metacurvature, metasgd, mlp, reptile
 
 Algorithm = namedtuple("Algorithm", "init loss_and_grad adapt options", defaults=(None,))
 Algorithm.__doc__ = """init, loss_and_grad, adapt as in the module docstring; options: {name: default}
@@ -92,6 +92,36 @@ def pretrain_loss_and_grad(meta, tasks, config, iteration):
     return loss, {"params": g}
 
 
+def imaml_init(params, config):
+    """iMAML learns an initialisation; its CG needs at least one step."""
+    if int(config["cg_steps"]) != config["cg_steps"] or config["cg_steps"] < 1:
+        raise ValueError(f"cg_steps must be an integer >= 1, got {config['cg_steps']!r}")
+    return params_only(params, config)
+
+
+def imaml_loss_and_grad(meta, tasks, config, iteration):
+    """iMAML's query loss and implicit meta-gradient (no differentiation through the inner loop)."""
+    loss, g = imaml.query_loss_and_meta_gradient(meta["params"], tasks, mlp.mse, config["inner_lr"],
+                                                 config["inner_steps"], config["reg"], config["cg_steps"])
+    return loss, {"params": g}
+
+
+def imaml_adapt(meta, x, y, config, steps):
+    """iMAML's test-time adaptation: `steps` steps on the support loss plus the pull (reg/2)||phi - theta||^2."""
+    return imaml.adapt(meta["params"], x, y, mlp.mse, config["inner_lr"], steps, config["reg"])
+
+
+def cavia_adapt(meta, x, y, config, steps):
+    """CAVIA's adapted contexts folded into the first layer, so that the fast weights are those of a network
+    on x alone: [x, phi] W1 + b1 = x W1[:n_in] + (b1 + phi W1[n_in:]). Arrays of shape (T,) + p.shape."""
+    params, n = meta["params"], config["n_context"]
+    contexts = cavia.adapt(params, x, y, mlp.mse, n, config["inner_lr"], steps)  # (T, n_context)
+    W1, n_in = params[0], params[0].shape[0] - n
+    fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task
+    fast[0], fast[1] = fast[0][:, :n_in], params[1] + contexts @ W1[n_in:]  # (T, n_in, h), (T, h)
+    return fast
+
+
 sgd = adapter(maml, "inner_lr", on_params=True)  # plain SGD with the run's inner rate: MAML's test-time adaptation
 ANNEAL = {"first_order_iterations": 0}  # every second-order algorithm takes MAML++'s derivative-order annealing
 ALGORITHMS = {
@@ -108,4 +138,7 @@ ALGORITHMS = {
                           dict(ANNEAL, msl_iterations=0)),
     "anil": Algorithm(params_only, differentiated(anil, "inner_lr", "inner_steps", on_params=True),
                       adapter(anil, "inner_lr", on_params=True), ANNEAL),
+    "imaml": Algorithm(imaml_init, imaml_loss_and_grad, imaml_adapt, dict(reg=10.0, cg_steps=5)),
+    "cavia": Algorithm(params_only, differentiated(cavia, "n_context", "inner_lr", "inner_steps", on_params=True),
+                       cavia_adapt, dict(ANNEAL, n_context=5)),
 }

@@ -219,7 +219,7 @@ def steps_figure(runs, path):
             mse = np.array([np.inf if x["mse_query"] is None else x["mse_query"] for x in records])
             axes[int("-5step" in r["name"] or "-finn" in r["name"]), col].plot([x["steps"] for x in records], np.minimum(mse, 1e3), marker=".",  # diverged: off the top
                                       ls="--" if r["shots"] != k else "-", label=r["name"],
-                                      color=f"C{ALGORITHMS.index(r['algorithm'])}")
+                                      color=plt.cm.tab20(list(REGISTRY).index(r["algorithm"])))
         for row, trained_with in enumerate(("as in the papers", "with 5 inner steps, or lr 0.001 (-finn)")):
             ax = axes[row, col]
             ax.set(title=f"{k}-shot test tasks; trained {trained_with}", yscale="log", ylim=(0.01, 5))

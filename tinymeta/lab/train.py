@@ -62,10 +62,18 @@ def meta_lr(config, iteration):
     return config["meta_lr"] * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / config["iterations"]))
 
 
+def sizes(config):
+    """The network's layer widths: x, plus CAVIA's context inputs, then the hidden layers, then y."""
+    return (1 + config.get("n_context", 0), *config["hidden"], 1)
+
+
 def start(run_dir, config):
     """Create a run: the folder, config.json and a checkpoint at iteration 0."""
     rng = task_stream(config["seed"], "train")
-    meta = ALGORITHMS[config["algorithm"]].init(mlp.init(rng, (1, *config["hidden"], 1)), config)
+    try:
+        meta = ALGORITHMS[config["algorithm"]].init(mlp.init(rng, sizes(config)), config)
+    except ValueError as e:  # a setting the algorithm refuses
+        raise ConfigError(str(e)) from None
     n = flatten(meta)[0].size
     state = dict(meta=meta, adam=(0, np.zeros(n), np.zeros(n)), rng=rng, iteration=0, history=[])
     os.makedirs(run_dir, exist_ok=True)
@@ -78,7 +86,7 @@ def load(run_dir):
     config, state = checkpoint.load(run_dir)
     try:
         algorithm = ALGORITHMS[config["algorithm"]]
-        template = algorithm.init(mlp.init(np.random.default_rng(0), (1, *config["hidden"], 1)), config)
+        template = algorithm.init(mlp.init(np.random.default_rng(0), sizes(config)), config)
     except (KeyError, TypeError, ValueError) as e:
         raise ConfigError(f"{os.path.join(run_dir, 'config.json')} is not a usable configuration "
                           f"({type(e).__name__}: {e})") from None
