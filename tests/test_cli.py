@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -512,3 +513,18 @@ def test_diverged_tasks_are_counted_and_records_stay_strict_json():
     json.dumps(records, allow_nan=False)  # raises on a bare NaN or Infinity
     fine = evaluate(meta, registry.ALGORITHMS["maml"], train.make_config("maml"), np.random.default_rng(1), 5, 3, 30)
     assert all(r["diverged"] == 0 and r["mse_query"] is not None for r in fine)
+
+
+def test_the_readme_shows_how_to_load_a_run(tiny_run, tmp_path, monkeypatch):
+    """The README's "Loading a run from Python" block, run as written on a small run in runs/maml."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Loading a run from Python"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+    (tmp_path / "runs").mkdir()
+    os.rename(tiny_run, tmp_path / "runs" / "maml")
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(code, namespace)
+    assert len(namespace["records"]) == 11 and namespace["prediction"].shape == (3, 10, 1)
+    config, state, algorithm = train.load("runs/maml")
+    assert namespace["records"] == evaluate(state["meta"], algorithm, config, train.task_stream(1, "evaluate"), 10, 10, 1000)
