@@ -2,6 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# `make ... PY=/some/python` runs with that interpreter (its packages installed already) and leaves .venv
+# alone: tests/test_reproduce.py passes its own, so that `pytest` works however it was launched.
+ifeq ($(origin PY),command line)
+INSTALLED :=
+else
+INSTALLED := $(VENV)/.installed
+endif
 
 .PHONY: test demo bench clean
 
@@ -10,14 +17,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-test: $(VENV)/.installed
+test: $(INSTALLED)
 	$(PY) -m pytest -q
 
-demo: $(VENV)/.installed
+demo: $(INSTALLED)
 	$(PY) -m tinymeta demo
 
 # Speed: ms per meta-iteration of every algorithm and how it grows (tinymeta/lab/bench.py; a few minutes).
-bench: $(VENV)/.installed
+bench: $(INSTALLED)
 	$(PY) -m tinymeta bench
 
 clean:
@@ -25,7 +32,7 @@ clean:
 
 # Figures of the tutorials, committed next to them (tutorials/figures/*.png).
 .PHONY: figures
-figures: $(VENV)/.installed
+figures: $(INSTALLED)
 	$(PY) tutorials/figures.py
 
 # The published sinusoid results, reproduced (tinymeta/lab/reproduce.py): every run is independent, so
@@ -39,14 +46,14 @@ REPRO_ONE := $(foreach a,enhanced metacurvature maml metasgd pretrain fomaml lsl
 REPRO_NAMES := maml-finn-k10 pretrain-finn-k10 $(REPRO_MULTI) imaml-k10 imaml-k5 cavia-k10 cavia-k5 $(REPRO_ONE)
 REPRO_RESULTS := $(foreach n,$(REPRO_NAMES),$(RESULTS)/runs/$(n)/result.json)
 .PHONY: reproduce reproduce-smoke
-reproduce: $(REPRO_RESULTS) | $(VENV)/.installed
+reproduce: $(REPRO_RESULTS) | $(INSTALLED)
 	$(PY) -m tinymeta.lab.reproduce table --results $(RESULTS)
 
-$(RESULTS)/runs/%/result.json: | $(VENV)/.installed
+$(RESULTS)/runs/%/result.json: | $(INSTALLED)
 	$(PY) -m tinymeta.lab.reproduce run $* --results $(RESULTS) $(REPRO_FLAGS)
 
 # The whole pipeline with tiny budgets, so that it cannot rot (tests/test_reproduce.py runs it).
 SMOKE ?= build/reproduce-smoke
-reproduce-smoke: | $(VENV)/.installed
+reproduce-smoke: | $(INSTALLED)
 	$(MAKE) reproduce RESULTS=$(SMOKE) \
 	  REPRO_FLAGS="--iterations 6 --validation-iterations 3 --tasks 8 --hidden 8"

@@ -110,6 +110,14 @@ def test_msl_weights_anneal_from_uniform_to_the_last_step(steps, anneal, iterati
             assert np.allclose(w[:-1], (1 - iteration / anneal) / steps, rtol=1e-12)
 
 
+def test_msl_weights_at_the_floor():
+    """Near the end of the annealing the early weights stop at the floor 0.03 / S of the authors' code
+    (MAML++, `min_value_for_non_final_losses = 0.03 / number_of_training_steps_per_iter`), not at 0.03."""
+    assert np.allclose(enhanced.msl_weights(2, 99, 100), [0.015, 0.985], rtol=1e-12)  # 1/2 - 99/200 = 0.005 < 0.015
+    assert np.allclose(enhanced.msl_weights(3, 99, 100), [0.01, 0.01, 0.98], rtol=1e-12)
+    assert np.allclose(enhanced.msl_weights(2, 50, 100), [0.25, 0.75], rtol=1e-12)  # still on the linear part
+
+
 @pytest.mark.parametrize("args, message", [
     ((0, 0, 10), "inner_steps must be an integer >= 1, got 0"),
     ((3, -1, 10), "iteration and anneal_iterations must be >= 0, got -1 and 10"),

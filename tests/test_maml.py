@@ -103,3 +103,13 @@ def test_mismatched_shapes_name_the_shapes():
         maml.meta_loss(params, tasks._replace(y_query=tasks.y_query[:, :5]), mlp.mse)
     with pytest.raises(ValueError, match=r"x has shape \(3, 4, 2\)"):
         maml.meta_loss(params, tasks._replace(x_support=np.zeros((3, 4, 2))), mlp.mse)
+
+
+def test_data_as_lists_and_parameters_that_are_not_arrays():
+    rng = np.random.default_rng(0)
+    params, tasks = mlp.init(rng, (1, 4, 1)), sinusoid.sample_tasks(rng, 3, 5, 5)
+    listed = maml.adapt(params, tasks.x_support.tolist(), tasks.y_support.tolist(), mlp.mse, 0.01, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(listed, maml.adapt(params, tasks.x_support, tasks.y_support,
+                                                                       mlp.mse, 0.01, 2)))
+    with pytest.raises(ValueError, match="params must be a list of arrays, e.g. mlp.init.rng.; got entries of type list"):
+        maml.adapt([p.tolist() for p in params], tasks.x_support, tasks.y_support, mlp.mse, 0.01, 1)

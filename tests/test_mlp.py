@@ -34,6 +34,40 @@ def test_predict_by_hand():
     assert np.allclose(mlp.predict([W1, b1, W2, b2], x), [[4.5], [12.5]])
 
 
+def test_a_unit_exactly_at_zero_gets_no_gradient():
+    """ReLU'(0) is taken as 0 by the hand-derived path (mlp_fast.py). Hidden unit 2 has W1 = b1 = 0, so its
+    z is exactly 0 on every input (random weights never land there): its incoming weight and bias get a
+    zero gradient, and the Hessian-vector product puts nothing there either; its neighbours get the
+    gradient of the reference path. (autograd's own np.maximum would give half at the tie: 0.5 * g.)"""
+    rng = np.random.default_rng(0)
+    params = mlp.init(rng, (1, 3, 1))
+    params[0][:, 2], params[1][2] = 0.0, 0.0
+    x, y = rng.uniform(-5, 5, (6, 1)), rng.uniform(-5, 5, (6, 1))
+    g = grad(mlp.mse)(params, x, y)
+    assert g[0][0, 2] == 0 and g[1][2] == 0
+    reference = grad(mlp.mse_reference)(params, x, y)
+    assert np.allclose(g[0][:, :2], reference[0][:, :2]) and np.allclose(g[1][:2], reference[1][:2])
+    assert np.allclose(g[2], reference[2]) and np.allclose(g[3], reference[3])
+    hvp = grad(lambda p: anp.sum(grad(mlp.mse)(p, x, y)[1] * anp.ones(3)))(params)
+    assert hvp[0][0, 2] == 0 and hvp[1][2] == 0
+
+
+def test_lists_are_taken_as_arrays():
+    rng = np.random.default_rng(0)
+    params, x, y = mlp.init(rng, (1, 4, 1)), rng.uniform(-5, 5, (5, 1)), rng.uniform(-5, 5, (5, 1))
+    lists = [p.tolist() for p in params]
+    assert mlp.mse(lists, x.tolist(), y.tolist()) == mlp.mse(params, x, y)
+    assert mlp.mse_reference(lists, x.tolist(), y.tolist()) == mlp.mse_reference(params, x, y)
+    assert np.array_equal(mlp.predict(lists, x.tolist()), mlp.predict(params, x))
+    with pytest.raises(ValueError, match="params must be a list of arrays"):
+        mlp.mse(params[0], x, y)
+
+
+def test_init_wants_a_generator():
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator, e.g. numpy.random.default_rng"):
+        mlp.init(0)
+
+
 @given(problems())
 def test_batched_networks_equal_one_at_a_time(problem):
     params, tasks, rng = problem

@@ -55,7 +55,8 @@ def test_plot_draws_what_the_run_meta_learned(tmp_path, name):
     assert plot.meta_sections(meta) == SECTIONS[name]
     width, height = png_size(tmp_path / "plot.png")
     assert width == 1200 and (height > 750) == bool(SECTIONS[name])  # 750: the fits and the curve alone
-    assert len(titled(fig, "test task")) == 3 and len(titled(fig, "inner step(s)")) == 1  # the fits and the curve
+    assert len(titled(fig, "test task")) == 3 and len(titled(fig, "meta-training curve")) == 1  # the fits and the curve
+    assert [ax.get_ylabel() for ax in titled(fig, "test task")] == ["y", "", ""]
     rates, weights = titled(fig, "per parameter array and inner step"), titled(fig, "per-weight learning rates")
     heat_maps = [ax for ax in fig.axes if ax.images]
     assert len(rates) == ("step rates" in SECTIONS[name]) and len(weights) == ("weight rates" in SECTIONS[name])
@@ -106,3 +107,19 @@ def test_untrained_curvature_is_drawn_as_zero():
     heat_maps = [ax.images[0] for ax in fig.axes if ax.images]
     plt.close(fig)
     assert len(heat_maps) == 4 and all(not np.any(h.get_array()) and h.norm.vmax == 1 for h in heat_maps)
+
+
+def test_without_a_history_there_is_no_curve_and_the_bar_numbers_stay_inside(tmp_path):
+    """A run read from a meta.npz (no history): the fits and the learned rates, no empty curve panel; every
+    number over an LSLR bar lies inside the axes, not on the frame."""
+    run = tiny_run(tmp_path, "lslr", inner_steps=1)
+    config, state, algorithm = train.load(run)
+    fig = plot.figure(state["meta"], algorithm, config, None, train.task_stream(1, "evaluate"), tmp_path / "p.png")
+    assert not titled(fig, "meta-training curve") and len(titled(fig, "test task")) == 3
+    assert png_size(tmp_path / "p.png") == (1200, 750)  # (4.5 + 3) inches at 100 dpi
+    (ax,) = titled(fig, "per parameter array and inner step")
+    fig.canvas.draw()
+    inside = ax.get_window_extent()
+    for text in ax.texts:
+        box = text.get_window_extent()
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, text.get_text()

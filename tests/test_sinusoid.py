@@ -36,3 +36,8 @@ def test_same_seed_same_bits_other_seed_other_bits():
 def test_bad_counts(args):
     with pytest.raises(ValueError, match="must be a positive integer"):
         sinusoid.sample_tasks(np.random.default_rng(0), *args)
+
+
+def test_rng_must_be_a_generator():
+    with pytest.raises(ValueError, match=r"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng\(0\), got 0"):
+        sinusoid.sample_tasks(0, 2, 3, 3)

@@ -110,3 +110,28 @@ def test_training_clips_every_meta_gradient_before_adam(tmp_path):
     assert min(norms) > 0.5  # clipping acted at every iteration
     assert np.array_equal(optim.flatten(state["meta"])[0], optim.flatten(meta)[0])
     assert "clip" not in train.make_config("lslr")  # configurations without it stay as they were
+
+
+@pytest.mark.parametrize("cosine", [False, True])
+def test_training_equals_a_loop_written_out_by_hand(tmp_path, cosine):
+    """train.run against an independent computation: the meta-batches drawn in order from the seed's
+    training stream, the MAML gradient of maml.meta_loss, and per-array textbook Adam with the rate of
+    iteration i written out, meta_lr (1 + cos(pi (i - 1) / N)) / 2: a rate taken one iteration late, or
+    any other slip in the update, shows here (resuming compares the code only with itself)."""
+    n, lr = 6, 0.01
+    config = train.make_config("maml", hidden=[8], meta_batch=4, shots=5, iterations=n, meta_lr=lr, cosine=cosine)
+    train.start(tmp_path, config)
+    _, state = train.run(tmp_path, n, quiet=True)
+    rng = train.task_stream(0, "train")
+    params = mlp.init(rng, (1, 8, 1))
+    m, v = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
+    for i in range(1, n + 1):
+        tasks = sinusoid.sample_tasks(rng, 4, 5, 5)
+        g = grad(maml.meta_loss)(params, tasks, mlp.mse, 0.01, 1)
+        rate = lr * (1 + np.cos(np.pi * (i - 1) / n)) / 2 if cosine else lr
+        m = [0.9 * a + 0.1 * b for a, b in zip(m, g)]
+        v = [0.999 * a + 0.001 * b ** 2 for a, b in zip(v, g)]
+        params = [p - rate * (a / (1 - 0.9 ** i)) / (np.sqrt(b / (1 - 0.999 ** i)) + 1e-8) for p, a, b in zip(params, m, v)]
+    for mine, theirs in zip(state["meta"]["params"], params):
+        assert np.allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+    assert state["rng"].bit_generator.state == rng.bit_generator.state

@@ -17,10 +17,13 @@ from autograd.tracer import getval
 def adapt(params, x, y, loss, inner_lr, inner_steps, first_order=False):
     """Fast weights of every task after `inner_steps` SGD steps on loss(params, x, y).
 
-    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out).
+    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out) (arrays, or lists of numbers).
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
     check(x, y, inner_lr, inner_steps)
+    if not all(hasattr(p, "shape") for p in params):
+        raise ValueError("params must be a list of arrays, e.g. mlp.init(rng); got entries of type "
+                         + ", ".join(sorted({type(p).__name__ for p in params})))
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
     for _ in range(inner_steps):
         grads = task_grads(fast, x, y, loss)

@@ -24,6 +24,8 @@ def init(rng, sizes=(1, 40, 40, 1)):
     to layer (He et al. 2015), so the network starts neither flat nor exploding.
     `rng` is a numpy.random.Generator. Returns [W1, b1, W2, b2, ...] in float64.
     """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0), got {rng!r}")
     sizes = tuple(int(s) for s in sizes)
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
@@ -38,8 +40,9 @@ def predict(params, x):
     """Network output for inputs x of shape (..., K, n_in); returns (..., K, n_out).
 
     ReLU hidden layers, linear output layer. Leading task axes of x must match those of
-    the parameters (or be absent from one of them, and broadcast).
+    the parameters (or be absent from one of them, and broadcast). Lists are taken as arrays.
     """
+    params, x = arrays(params), array(x)
     check(params, x)
     h = x
     for W, b in zip(params[:-2:2], params[1:-2:2]):
@@ -49,6 +52,7 @@ def predict(params, x):
 
 def mse_reference(params, x, y):
     """Mean squared error per task, differentiated by autograd op by op: the definition of `mse`."""
+    params, x, y = arrays(params), array(x), array(y)
     check(params, x, y)
     return np.mean((predict(params, x) - y) ** 2, axis=(-2, -1))
 
@@ -57,12 +61,25 @@ def mse(params, x, y):
     """Mean squared error per task: x (..., K, n_in), y (..., K, n_out) -> shape x.shape[:-2].
 
     Same value as mse_reference; its gradient (to any order) comes from hand-derived backprop.
+    Lists (of numbers) are taken as arrays.
     """
-    params = list(params)  # read the arrays out of autograd's list once
+    params, x, y = arrays(params), array(x), array(y)  # also reads the arrays out of autograd's list once
     check(params, x, y)
     if isbox(x) or isbox(y):  # differentiating with respect to the data: the plain path
         return mse_reference(params, x, y)
     return mlp_fast.mse(x, y, *params)  # one autograd primitive
+
+
+def array(a):
+    """a as a float64 array, unless it is one already or autograd is tracing it (a box): lists become arrays."""
+    return a if isbox(a) or isinstance(a, np.ndarray) else np.array(a, dtype=float)
+
+
+def arrays(params):
+    """The parameter list with every entry an array (see `array`)."""
+    if not isinstance(params, (list, tuple)) and not isbox(params):
+        raise ValueError(f"params must be a list of arrays [W1, b1, W2, b2, ...], got {type(params).__name__}")
+    return [array(p) for p in params]
 
 
 def check(params, x, y=None):

@@ -21,6 +21,8 @@ def sample_tasks(rng, n_tasks, k_support, k_query):
 
     `rng` is a numpy.random.Generator; the same generator state gives the same bits.
     """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0), got {rng!r}")
     for name, value in (("n_tasks", n_tasks), ("k_support", k_support), ("k_query", k_query)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")

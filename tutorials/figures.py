@@ -33,7 +33,7 @@ def tasks_figure(path):
         ax.plot(tasks.x_support[t], tasks.y_support[t], "o", color=color, ms=5)
         ax.plot(tasks.x_query[t], tasks.y_query[t], "o", mfc="none", color=color, ms=5)
     ax.set(xlabel="x", ylabel="y", title="Four tasks: 10 support points (filled), 15 query points (open)")
-    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="task", title_fontsize=7)  # beside: no curve under it
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -70,7 +70,7 @@ def pretrain_figure(path, steps=6000):
     ax.plot(GRID, -peak * np.cos(GRID), "k--", lw=2, label=f"E[y | x] = -{peak:.2f} cos x")
     ax.plot(GRID, mlp.predict(params, GRID), "C3", lw=2, label=f"network trained jointly ({steps} Adam steps)")
     ax.set(xlabel="x", ylabel="y", title="One network for all tasks learns the average task")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)  # below the axes: no curve under it
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -185,7 +185,7 @@ def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterat
     assert np.all(weights[:, :-1] == weights[:, :1])  # the first k - 1 weights are equal: one curve
     axes[0].plot(its, weights[:, 0], "C0--", lw=1.5, label=f"w1 = ... = w{steps - 1}")
     axes[0].plot(its, weights[:, -1], "C1", lw=1.5, label=f"w{steps} (last step)")
-    axes[0].axvline(msl_iterations, color="0.8", lw=0.8)
+    axes[0].axvline(msl_iterations, color="0.8", lw=0.8, label=f"--msl-iterations {msl_iterations}")
     axes[0].set(xlabel="meta-iteration", ylabel="weight", title=f"multi-step loss weights, k = {steps}",
                 ylim=(-0.05, 1.05))
     axes[0].legend(fontsize=7)
@@ -240,7 +240,7 @@ def short_run_figure(path, iterations=300, every=10):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for (name, (marks, errors, _, _)), color in zip(runs.items(), ("C0", "C1", "C2")):
         axes[0].semilogy(marks, errors, "o-", ms=2.5, color=color, label=name)
-    axes[0].axvline(40, color="0.8", lw=0.8)
+    axes[0].axvline(40, color="0.8", lw=0.8, label="40: the tutorial's own run")
     axes[0].set(xlabel="meta-iteration (10 tasks each)", ylabel="query MSE after one inner step",
                 title="200 new tasks, K = 10")
     axes[0].legend(fontsize=8)

@@ -2,9 +2,15 @@
 
 The .npz holds a format marker, every meta-parameter array under its path ("meta/params/0",
 "meta/lr/2", ...), Adam's state ("adam/t", "adam/m", "adam/v"), the task generator's state
-(JSON), the iteration and the per-iteration meta-loss history. DIR/config.json holds the run's
-configuration; `make reproduce` adds DIR/result.json (write_json), with the code's commit.
-Nothing is pickled, so loading a checkpoint cannot run code.
+(JSON), the iteration, the per-iteration meta-loss history and, as "run" (JSON), the configuration it
+was trained with but for the iteration count. DIR/config.json holds the run's configuration; `make
+reproduce` adds DIR/result.json (write_json), with the code's commit. Nothing is pickled, so loading a
+checkpoint cannot run code.
+
+Loading refuses a config.json that names another run than the checkpoint's record: another algorithm,
+network, seed, shots or meta-batch (IDENTITY). Other settings, such as the inner learning rate that
+`evaluate` adapts with, may be changed in config.json on purpose. Checkpoints written before the record
+was added (same FORMAT, no "run") are checked against config.json by their shapes only (train.load).
 """
 import json
 import os
@@ -14,14 +20,16 @@ import tempfile
 import numpy as np
 
 FORMAT = "tinymeta checkpoint v1"
+IDENTITY = ("algorithm", "hidden", "seed", "shots", "meta_batch")
 
 
 class CheckpointError(ValueError):
     """A missing, corrupt or foreign run folder; the message is one line naming it."""
 
 
-def save(run_dir, state):
-    """Write state (meta, adam=(t, m, v), rng, iteration, history) to run_dir/checkpoint.npz.
+def save(run_dir, state, config=None):
+    """Write state (meta, adam=(t, m, v), rng, iteration, history) to run_dir/checkpoint.npz, with
+    `config` (but its "iterations") as the record of the run it belongs to.
 
     Atomic: a temporary file in the same folder is written, flushed to disk, then renamed over
     the old checkpoint, so a crash at any moment leaves the old or the new one, never half of one.
@@ -30,6 +38,8 @@ def save(run_dir, state):
     arrays = dict(leaves(state["meta"], "meta"), format=np.array(FORMAT), iteration=np.array(state["iteration"]),
                   history=np.array(state["history"], dtype=np.float64), rng=np.array(json.dumps(state["rng"].bit_generator.state)))
     arrays.update({"adam/t": np.array(t), "adam/m": m, "adam/v": v})
+    if config is not None:
+        arrays["run"] = np.array(json.dumps({k: v for k, v in config.items() if k != "iterations"}, sort_keys=True))
     with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".checkpoint-", suffix=".tmp", delete=False) as f:
         np.savez(f, **arrays)
         f.flush()
@@ -50,6 +60,9 @@ def load(run_dir):
             config = json.load(f)
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{config_path} is not readable JSON ({e})") from None
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":  # every .npz is a zip archive
+            raise CheckpointError(f"{path} is not an .npz file (it does not begin as a zip archive does)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -62,9 +75,24 @@ def load(run_dir):
         rng.bit_generator.state = json.loads(str(arrays["rng"]))
         state = dict(meta=unleaves(arrays, "meta"), rng=rng, iteration=int(arrays["iteration"]),
                      adam=(int(arrays["adam/t"]), arrays["adam/m"], arrays["adam/v"]), history=arrays["history"].tolist())
+        recorded = json.loads(str(arrays["run"])) if "run" in arrays else None  # None: written before the record
+        if recorded is not None and not isinstance(recorded, dict):
+            raise ValueError(f"its run record is a {type(recorded).__name__}")
     except (KeyError, ValueError, TypeError) as e:
         raise CheckpointError(f"{path} is damaged ({type(e).__name__}: {e})") from None
+    if recorded is not None:
+        check_identity(recorded, config, path, config_path)
     return config, state
+
+
+def check_identity(recorded, config, path, config_path):
+    """Raise CheckpointError if config names another run than the one the checkpoint recorded."""
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{config_path} does not hold a configuration (a JSON object)")
+    differ = [k for k in IDENTITY if recorded.get(k) != config.get(k)]
+    if differ:
+        raise CheckpointError(f"{path} is of another run than {config_path} says: " + ", ".join(
+            f"{k} {recorded.get(k)!r} in the checkpoint, {config.get(k)!r} in config.json" for k in differ))
 
 
 def leaves(tree, prefix):

@@ -1,13 +1,15 @@
 """python -m tinymeta train | evaluate | plot | demo | bench | check: the command line.
 
-Bad input (a bad value, a path that cannot be written) gets one line on stderr naming it and exit
-status 2; a diverged run, and nothing else, exits with 1; Ctrl-C during training saves a checkpoint
-and exits with 130.
+Bad input (a bad value, a path that cannot be written, a run too large for memory) gets one line on
+stderr naming it and exit status 2; a diverged run, and nothing else, exits with 1; Ctrl-C (SIGINT)
+during training saves a checkpoint and exits with 130, SIGTERM (kill, timeout) likewise with 143
+(128 + the signal's number, the shell's convention).
 """
 import argparse
 import importlib
 import json
 import os
+import signal
 import sys
 
 from tinymeta.lab import checkpoint, train
@@ -16,6 +18,15 @@ from tinymeta.lab.flags import Parser, boolean, nonnegative_int, positive_float,
 from tinymeta.lab.registry import ALGORITHMS
 
 DEMO_ITERATIONS = 5000
+OPTION_HELP = {  # the --flags made from registry.ALGORITHMS' options
+    "first_order_iterations": "first-order meta-gradients for the first N iterations, then exact "
+                              "(MAML++ derivative-order annealing)",
+    "msl_iterations": "the MAML++ multi-step loss, its step weights annealed, for the first N iterations "
+                      "(needs --inner-steps 2 or more)",
+    "reg": "the pull (reg/2)||phi - theta||^2 of iMAML's inner problem toward the initialisation",
+    "cg_steps": "conjugate-gradient steps of iMAML's implicit meta-gradient (1 or more)",
+    "n_context": "context numbers appended to every input, the only thing CAVIA's inner loop adapts",
+}
 
 
 def option_type(default):
@@ -48,8 +59,9 @@ def parser():
         for option, default in (algorithm.options or {}).items():
             options.setdefault(option, (default, []))[1].append(name)
     for option, (default, owners) in options.items():
-        p.add_argument("--" + option.replace("_", "-"), type=option_type(default),
-                       help=f"{', '.join(owners)} only (default {default})")
+        about = OPTION_HELP[option] + "; " if option in OPTION_HELP else ""
+        p.add_argument("--" + option.replace("_", "-"), type=option_type(default), metavar="N" if type(default) is int else None,
+                       help=f"{about}{', '.join(owners)} only (default {default})")
     p.add_argument("--iterations", metavar="N", type=positive_int, help=f"meta-updates in total (default {d['iterations']})")
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/ALGO)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR to --iterations in total")
@@ -57,17 +69,18 @@ def parser():
 
     p = sub.add_parser("evaluate", help="meta-test a run: MSE after 0..steps adaptation steps",
                        description="Fresh test tasks (never seen in training), adapted from the run's "
-                                   "meta-learned initialisation; mean MSE and 95%% CI per step count.")
+                                   "meta-learned initialisation; mean MSE and 95% CI per step count.")
     p.add_argument("run_dir", metavar="DIR")
     p.add_argument("--shots", type=positive_int, help="support and query points per test task (default: the run's)")
-    p.add_argument("--steps", type=positive_int, default=10, help="adaptation steps (default 10)")
+    p.add_argument("--steps", type=nonnegative_int, default=10, help="adaptation steps, 0 for none (default 10)")
     p.add_argument("--tasks", type=positive_int, default=1000, help="test tasks (default 1000)")
     p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of the test tasks (default 1)")
     p.add_argument("--json", action="store_true", help="one JSON record per step count instead of a table")
 
     p = sub.add_parser("plot", help="draw test-task fits and the meta-training curve of a run")
     p.add_argument("run_dir", metavar="DIR")
-    p.add_argument("--out", metavar="FILE.png", help="where to save the figure (default DIR/plot.png)")
+    p.add_argument("--out", metavar="FILE.png", help="where to save the figure, its type from the suffix "
+                   "(.png, .pdf, .svg, ...; default DIR/plot.png)")
     p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of the test tasks drawn (default 1)")
 
     p = sub.add_parser("demo", help="train MAML 10-shot briefly, evaluate, plot (what `make demo` runs)")
@@ -95,12 +108,15 @@ def main(argv=None):
     except (checkpoint.CheckpointError, train.ConfigError, OSError) as e:  # OSError: a path that cannot be written
         print(f"tinymeta {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError as e:  # where no more particular message was made (train and evaluate make one)
+        print(f"tinymeta {args.command}: error: out of memory ({e or 'MemoryError'})", file=sys.stderr)
+        return 2
     except FloatingPointError as e:  # a diverged run, and only that
         print(f"tinymeta {args.command}: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as e:
+    except KeyboardInterrupt as e:  # train.Stopped (SIGINT or SIGTERM, checkpoint saved), or Ctrl-C elsewhere
         print(f"\ntinymeta {args.command}: {e or 'interrupted'}", file=sys.stderr)
-        return 130
+        return 128 + getattr(e, "signum", signal.SIGINT)
 
 
 def do_train(args):
@@ -117,24 +133,55 @@ def do_train(args):
     if args.algorithm is None:
         raise train.ConfigError("give an algorithm (one of " + ", ".join(ALGORITHMS) + ") or --resume DIR")
     config = train.make_config(args.algorithm, **given)
-    out = args.out or os.path.join("runs", args.algorithm)
+    out = os.path.join("runs", args.algorithm) if args.out is None else folder(args.out)
     if os.path.exists(os.path.join(out, "checkpoint.npz")):
         raise train.ConfigError(f"{out} already holds a run: continue it with --resume {out}, or choose another --out")
-    train.start(out, config)
-    train.run(out, config["iterations"], args.quiet)
+    made = not os.path.exists(out)
+    try:
+        train.start(out, config)
+        train.run(out, config["iterations"], args.quiet)
+    except MemoryError as e:  # in start: the network itself does not fit
+        discard(out, made)
+        raise train.OutOfMemory(f"out of memory making a network of --hidden {' '.join(map(str, config['hidden']))} "
+                                f"({e or 'MemoryError'}); nothing was saved") from None
+    except train.OutOfMemory as e:
+        if e.done == 0:  # no iteration done: leave no half-made run behind
+            discard(out, made)
+            raise train.OutOfMemory(f"{e}; nothing was saved") from None
+        raise
     return 0
+
+
+def folder(path):
+    """An --out folder: refuses the empty name rather than reading it as "not given"."""
+    if not path:
+        raise train.ConfigError("--out must name a folder, got ''")
+    return path
+
+
+def discard(run_dir, made):
+    """Remove what train.start wrote in run_dir, and run_dir itself if this invocation made it."""
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        if name in ("config.json", "checkpoint.npz") or name.startswith((".checkpoint-", ".config.json")):
+            os.remove(os.path.join(run_dir, name))
+    if made and os.path.isdir(run_dir) and not os.listdir(run_dir):
+        os.rmdir(run_dir)
 
 
 def do_evaluate(args):
     config, state, algorithm = train.load(args.run_dir)
     shots = args.shots or config["shots"]
-    records = evaluate(state["meta"], algorithm, config,
-                       train.task_stream(args.seed, "evaluate"), shots, args.steps, args.tasks)
+    try:
+        records = evaluate(state["meta"], algorithm, config,
+                           train.task_stream(args.seed, "evaluate"), shots, args.steps, args.tasks)
+    except MemoryError as e:
+        raise train.OutOfMemory(f"out of memory evaluating --tasks {args.tasks} of --shots {shots} points "
+                                f"({e or 'MemoryError'})") from None
     if args.json:
         print(json.dumps(records, indent=1))
     else:
-        print(f"{config['algorithm']} after {state['iteration']} iterations: {args.tasks} test tasks (seed {args.seed}), "
-              f"{shots} support points, mean MSE ± 95% CI")
+        print(f"{config['algorithm']} after {state['iteration']} iterations: {args.tasks} test task{'s' * (args.tasks > 1)} "
+              f"(seed {args.seed}), {shots} support points, mean MSE ± 95% CI")
         print(table(records, shots))
     return 0
 
@@ -142,8 +189,12 @@ def do_evaluate(args):
 def do_plot(args):
     from tinymeta.lab import plot  # matplotlib is slow to import: only here
 
+    out = os.path.join(args.run_dir, "plot.png") if args.out is None else args.out
+    kind = os.path.splitext(out)[1][1:].lower()
+    if kind not in plot.FILE_TYPES:  # matplotlib would add ".png" to a name without a suffix
+        raise train.ConfigError(f"--out {out!r} must end in a figure type: .png, or one of "
+                                f"{', '.join('.' + t for t in sorted(plot.FILE_TYPES) if t != 'png')}")
     config, state, algorithm = train.load(args.run_dir)
-    out = args.out or os.path.join(args.run_dir, "plot.png")
     plot.figure(state["meta"], algorithm, config, state["history"],
                 train.task_stream(args.seed, "evaluate"), out)
     print(f"wrote {out}")
@@ -151,6 +202,7 @@ def do_plot(args):
 
 
 def do_demo(args):
+    folder(args.out)
     if os.path.exists(os.path.join(args.out, "checkpoint.npz")):
         print(f"continuing the demo run in {args.out}", file=sys.stderr)
     else:

@@ -16,6 +16,7 @@ median is not a finite number, so that they stay valid JSON for strict parsers.
 import numpy as np
 
 from tinymeta import mlp, sinusoid
+from tinymeta.lab.registry import ALGORITHMS
 
 GRID = np.linspace(*sinusoid.X_RANGE, 100)
 DIVERGED = 100
@@ -25,9 +26,24 @@ def evaluate(meta, algorithm, config, rng, shots, steps, n_tasks):
     """One record per step count 0..steps: dict(steps, mse_query, ci_query, mse_grid, ci_grid, tasks,
     median_query, diverged), the first five and median_query a float or None (not finite).
 
-    meta: the meta-parameter dict; algorithm: an entry of registry.ALGORITHMS; config: the run's
-    configuration; rng: a numpy Generator for the test tasks (use train.task_stream(seed, "evaluate")).
+    meta: the meta-parameter dict; algorithm: an entry of registry.ALGORITHMS or its name ("maml");
+    config: the run's configuration; rng: a numpy Generator for the test tasks (use
+    train.task_stream(seed, "evaluate")). `train.load(run_dir)` gives (config, state, algorithm), and
+    state["meta"] is meta.
     """
+    if isinstance(algorithm, str):
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+        algorithm = ALGORITHMS[algorithm]
+    if not hasattr(algorithm, "adapt"):
+        raise ValueError(f"algorithm must be a name such as 'maml' or an entry of registry.ALGORITHMS, "
+                         f"got {type(algorithm).__name__}")
+    if not isinstance(meta, dict) or "params" not in meta:
+        raise ValueError(f"meta must be the meta-parameter dict, {{'params': [W1, b1, ...], ...}} (state['meta'] "
+                         f"of train.load), got {type(meta).__name__}")
+    if not isinstance(config, dict):
+        raise ValueError(f"config must be the run's configuration dict (train.load or train.make_config), "
+                         f"got {type(config).__name__}")
     for name, value in (("shots", shots), ("tasks", n_tasks)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -73,19 +89,25 @@ def finite(value):
 
 
 def number(value, width=10):
-    """A right-aligned number of fixed width: 4 decimals, scientific notation when large, "nan" for None."""
+    """A right-aligned number of fixed width: 4 decimals, scientific notation when large or small
+    (1.234e+11, 3.000e-05), "n/a" for None (not a finite number)."""
     if value is None:
-        return "nan".rjust(width)
-    return (f"{value:.4f}" if abs(value) < 1e4 else f"{value:.3e}").rjust(width)
+        return "n/a".rjust(width)
+    return (f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.3e}").rjust(width)
 
 
 def table(records, shots):
-    """The records as a readable table: one row per step count, with the count of diverged tasks.
-    (± nan: an interval needs two tasks or more, or some task diverged.)"""
+    """The records as a readable table: one row per step count, with the count of diverged tasks;
+    below it, a line saying why wherever a number is missing (n/a)."""
     lines = [f"{'steps':>5}  {f'MSE on {shots} query points':>23}  {'MSE on 100 grid points':>23}  "
              f"{'median':>10}  diverged"]
     for r in records:
         lines.append(f"{r['steps']:>5}  {number(r['mse_query'])} ± {number(r['ci_query'])}  "
                      f"{number(r['mse_grid'])} ± {number(r['ci_grid'])}  {number(r['median_query'])}  "
                      f"{r['diverged']:>4} of {r['tasks']}")
+    if any(r["tasks"] < 2 for r in records):
+        lines.append("n/a after ±: an interval needs 2 test tasks or more (--tasks)")
+    if any(r[k] is None for r in records for k in ("mse_query", "mse_grid", "median_query")) or \
+            any(r[k] is None for r in records if r["tasks"] >= 2 for k in ("ci_query", "ci_grid")):
+        lines.append("n/a: not a finite number, as some task's MSE is not (its adaptation diverged)")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """One figure of a run, in the style of Finn et al. 2017, Fig. 2: for a few test tasks, the true
 sine, the K support points and the network's prediction before adaptation and after 1 and 10
-steps; below, the meta-training curve; below that, whatever else was meta-learned:
+steps; below, the meta-training curve (if the run's history is at hand: a checkpoint has it, the
+meta.npz files of results/ do not); below that, whatever else was meta-learned:
 
 - per-array, per-step learning rates (LSLR, Enhanced) as grouped bars, one group per array;
 - per-weight learning rates (Meta-SGD) as one box plot per array, since there is one rate per weight;
@@ -15,21 +16,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
 from tinymeta import mlp, sinusoid  # noqa: E402
 
 STEPS = (0, 1, 10)
+FILE_TYPES = set(FigureCanvasBase.get_supported_filetypes())  # "png", "pdf", "svg", ...: what savefig writes
 DIVERGING = "RdBu_r"  # blue below 0, white at 0, red above
 
 
 def figure(meta, algorithm, config, history, rng, path, shots=None, n_tasks=3):
     """Draw the run and save it to `path` (PNG); returns the (closed) matplotlib Figure.
 
-    rng draws the test tasks; history is the per-iteration meta-loss. Sections for learned rates
-    and curvature are added when meta has "lr" or "curvature" (see `meta_sections`).
+    rng draws the test tasks; history is the per-iteration meta-loss, or None for no training curve.
+    Sections for learned rates and curvature are added when meta has "lr" or "curvature" (see `meta_sections`).
     """
     sections = meta_sections(meta)
-    heights = [7.5] + [HEIGHTS[s] for s in sections]
+    heights = [7.5 if history is not None else 4.5] + [HEIGHTS[s] for s in sections]
     fig = plt.figure(figsize=(4 * n_tasks, sum(heights)), layout="constrained")
     subfigs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     draw_fits(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
@@ -60,27 +63,42 @@ def shape_text(shape):
     return "×".join(map(str, shape)) if len(shape) > 1 else f"{shape[0]},"
 
 
+def plural(n, word):
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def describe(config):
+    """The run in a few words: "lslr, 5-shot, meta-batch 25, inner lr 0.01, 1 inner step"."""
+    return (f"{config['algorithm']}, {config['shots']}-shot, meta-batch {config['meta_batch']}, "
+            f"inner lr {config['inner_lr']}, {plural(config['inner_steps'], 'inner step')}")
+
+
 def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
     """Finn et al. Fig. 2: test-task fits before and after adaptation; below, the meta-training curve."""
     tasks = sinusoid.sample_tasks(rng, n_tasks, shots, shots)
     x = np.broadcast_to(np.linspace(*sinusoid.X_RANGE, 200)[:, None], (n_tasks, 200, 1))  # (T, 200, 1)
     predictions = {s: mlp.predict(algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s), x)
                    for s in STEPS}  # (T, 200, 1) each
-    grid = fig.add_gridspec(2, n_tasks, height_ratios=(3, 2))
+    fig.suptitle(f"{describe(config)}: test tasks (never trained on), before and after adaptation")
+    grid = fig.add_gridspec(2 if history is not None else 1, n_tasks,
+                            height_ratios=(3, 2) if history is not None else None)
     for t in range(n_tasks):
         ax = fig.add_subplot(grid[0, t])
         ax.plot(x[t, :, 0], sinusoid.sine(tasks.amplitude[t:t + 1], tasks.phase[t:t + 1], x[t:t + 1])[0, :, 0],
                 color="black", lw=2, label="true function")
         for s, style in zip(STEPS, (":", "--", "-")):
             ax.plot(x[t, :, 0], predictions[s][t, :, 0], style, lw=1.5,
-                    label="before adaptation" if s == 0 else f"after {s} step{'s' * (s > 1)}")
+                    label="before adaptation" if s == 0 else f"after {plural(s, 'step')}")
         ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="purple", ms=7,
                 label=f"{shots} support points")
         ax.set_title(f"test task {t + 1}: A={tasks.amplitude[t]:.2f}, phase={tasks.phase[t]:.2f}")
         ax.set_xlabel("x")
         ax.set_ylim(-5.5, 5.5)
         if t == 0:
+            ax.set_ylabel("y")
             ax.legend(loc="lower left", fontsize=8)
+    if history is None:
+        return
     ax = fig.add_subplot(grid[1, :])
     history = np.asarray(history, dtype=float)
     if len(history):
@@ -93,8 +111,9 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("meta-training iteration")
     ax.set_ylabel("meta-loss")
-    ax.set_title(f"{config['algorithm']}, {config['shots']}-shot, meta-batch {config['meta_batch']}, "
-                 f"inner lr {config['inner_lr']}, {config['inner_steps']} inner step(s)")
+    what = ("the loss of regression on all points of the meta-batch" if config["algorithm"] == "pretrain"
+            else "the meta-loss, the query MSE after adaptation, of each meta-batch")
+    ax.set_title(f"meta-training curve: {what}")
 
 
 def draw_step_rates(fig, meta, config):
@@ -109,6 +128,7 @@ def draw_step_rates(fig, meta, config):
             ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
     ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
     ax.axhline(0, color="black", lw=0.5)
+    ax.margins(y=0.15)  # room above and below the bars for their numbers
     ax.set_xticks(np.arange(n), names(meta["params"]))
     ax.set_ylabel("learned inner learning rate")
     ax.legend(fontsize=8, loc="best")

@@ -31,6 +31,12 @@ class Progress:
         self.stream.write(f"\r{line}\033[K" if self.tty else line + "\n")
         self.stream.flush()
 
+    def note(self, text):
+        """A line of its own on the stream, even when quiet (a warning is not progress); returns True."""
+        self.stream.write(("\r\033[K" if self.tty and not self.quiet else "") + text + "\n")
+        self.stream.flush()
+        return True
+
     def close(self):
         if self.tty and not self.quiet and self.smooth is not None:
             self.stream.write("\n")

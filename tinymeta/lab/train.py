@@ -51,7 +51,11 @@ def make_config(algorithm, **given):
     unknown = set(given) - set(DEFAULTS) - set(options) - set(OPTIONAL)
     if unknown:
         raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}")
-    return {"algorithm": algorithm, **DEFAULTS, **options, **given}
+    config = {"algorithm": algorithm, **DEFAULTS, **options, **given}
+    if config.get("msl_iterations") and config["inner_steps"] < 2:
+        raise ConfigError(f"--msl-iterations {config['msl_iterations']} needs --inner-steps 2 or more "
+                          f"(got {config['inner_steps']}): the multi-step loss of one step is the plain loss")
+    return config
 
 
 def meta_lr(config, iteration):
@@ -68,7 +72,11 @@ def sizes(config):
 
 
 def start(run_dir, config):
-    """Create a run: the folder, config.json and a checkpoint at iteration 0."""
+    """Create a run: the folder, config.json and a checkpoint at iteration 0.
+
+    The folder is made only once the network and Adam's state exist, so a network too large for
+    memory leaves nothing behind.
+    """
     rng = task_stream(config["seed"], "train")
     try:
         meta = ALGORITHMS[config["algorithm"]].init(mlp.init(rng, sizes(config)), config)
@@ -78,12 +86,17 @@ def start(run_dir, config):
     state = dict(meta=meta, adam=(0, np.zeros(n), np.zeros(n)), rng=rng, iteration=0, history=[])
     os.makedirs(run_dir, exist_ok=True)
     checkpoint.write_config(run_dir, config)
-    checkpoint.save(run_dir, state)
+    checkpoint.save(run_dir, state, config)
 
 
 def load(run_dir):
-    """(config, state, algorithm) of the run in run_dir, its checkpoint checked against its config."""
+    """(config, state, algorithm) of the run in run_dir, its checkpoint checked against its config.
+
+    Refuses a checkpoint whose meta-parameters or Adam state are not finite: nothing can be evaluated,
+    plotted or resumed from it (training never saves one; an older version could).
+    """
     config, state = checkpoint.load(run_dir)
+    path = os.path.join(run_dir, "checkpoint.npz")
     try:
         algorithm = ALGORITHMS[config["algorithm"]]
         template = algorithm.init(mlp.init(np.random.default_rng(0), sizes(config)), config)
@@ -94,17 +107,47 @@ def load(run_dir):
     n = sum(np.prod(s, dtype=int) for s in shapes.values())
     if shapes != {k: np.shape(a) for k, a in checkpoint.leaves(state["meta"], "meta").items()} or \
             np.shape(state["adam"][1]) != (n,) or np.shape(state["adam"][2]) != (n,):
-        raise checkpoint.CheckpointError(f"{os.path.join(run_dir, 'checkpoint.npz')} does not match "
-                                         f"{os.path.join(run_dir, 'config.json')}")
+        raise checkpoint.CheckpointError(f"{path} does not match {os.path.join(run_dir, 'config.json')}")
+    arrays = dict(checkpoint.leaves(state["meta"], "meta"), **{"adam/m": state["adam"][1], "adam/v": state["adam"][2]})
+    for key, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise checkpoint.CheckpointError(f"{path} holds non-finite numbers ({key}): nothing can be "
+                                             f"evaluated, plotted or resumed from it")
     return config, state, algorithm
+
+
+class OutOfMemory(ConfigError):
+    """A run or an evaluation too large for this machine's memory; the message names the sizes asked for.
+    `done`: the iterations the run had completed (its checkpoint), for a caller that cleans up."""
+
+    def __init__(self, message, done=None):
+        super().__init__(message)
+        self.done = done
+
+
+class Stopped(KeyboardInterrupt):
+    """Training stopped by SIGINT (Ctrl-C) or SIGTERM (kill, timeout, batch schedulers), checkpoint saved."""
+
+    def __init__(self, signum, message):
+        super().__init__(message)
+        self.signum = signum
+
+
+EXPLODING = 1000  # a meta-loss this many times that of predicting 0 gets a warning (see run)
 
 
 def run(run_dir, iterations, quiet=False):
     """Continue the run in `run_dir` to `iterations` meta-updates in total; returns (config, state).
 
-    Checkpoints every CHECKPOINT_SECONDS and at the end. Ctrl-C saves a checkpoint and raises
-    KeyboardInterrupt. A non-finite meta-loss or gradient raises FloatingPointError after saving
-    the last good state. Resuming is bit-identical to never stopping.
+    Checkpoints every CHECKPOINT_SECONDS and at the end. SIGINT (Ctrl-C) and SIGTERM save a
+    checkpoint and raise Stopped, a KeyboardInterrupt. Resuming is bit-identical to never stopping.
+
+    Divergence: if the meta-loss or its gradient is not finite, the meta-parameters it was computed at
+    came from the update before, so training goes back to the state before that update (the last whose
+    meta-loss was finite), saves it and raises FloatingPointError; so does an update whose result is not
+    finite (Adam's rate too large). A meta-loss above EXPLODING times the mean squared query target (the
+    loss of predicting 0) gets a warning on stderr, once. Running out of memory saves the last complete
+    iteration and raises OutOfMemory.
     """
     config, state, algorithm = load(run_dir)
     if iterations < state["iteration"]:
@@ -112,34 +155,63 @@ def run(run_dir, iterations, quiet=False):
     config["iterations"] = iterations
     checkpoint.write_config(run_dir, config)
     rng, progress = state["rng"], Progress(config["algorithm"], state["iteration"], iterations, quiet)
-    interrupted = []
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    stopped, warned = [], False
+    previous = {s: signal.signal(s, lambda signum, _: stopped.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    before_update = None  # (meta, adam, generator state before its meta-batch) of the state before the last update
     try:
         saved = time.monotonic()
-        while state["iteration"] < iterations and not interrupted:
+        while state["iteration"] < iterations and not stopped:
             rng_before = rng.bit_generator.state
-            tasks = sinusoid.sample_tasks(rng, config["meta_batch"], config["shots"], config["shots"])
-            with np.errstate(all="ignore"):  # overflow is caught just below, with the iteration named
-                loss, grads = algorithm.loss_and_grad(state["meta"], tasks, config, state["iteration"] + 1)
-            if not (np.isfinite(loss) and np.all(np.isfinite(flatten(grads)[0]))):
-                rng.bit_generator.state = rng_before  # the state after the last good iteration
-                checkpoint.save(run_dir, state)
-                raise FloatingPointError(f"meta-loss {loss} at iteration {state['iteration'] + 1}: training stopped; "
-                                         f"checkpoint of iteration {state['iteration']} kept in {run_dir}")
-            if config.get("clip"):  # a rare task whose inner loop explodes must not throw Adam off
-                grads = clip(grads, config["clip"])
-            state["meta"], state["adam"] = adam(state["meta"], grads, state["adam"],
-                                                meta_lr(config, state["iteration"] + 1))
-            state["iteration"] += 1
+            i = state["iteration"] + 1
+            try:
+                tasks = sinusoid.sample_tasks(rng, config["meta_batch"], config["shots"], config["shots"])
+                with np.errstate(all="ignore"):  # overflow is caught just below, with the iteration named
+                    loss, grads = algorithm.loss_and_grad(state["meta"], tasks, config, i)
+                    finite = np.isfinite(loss) and np.all(np.isfinite(flatten(grads)[0]))
+                    if finite:
+                        if config.get("clip"):  # a rare task whose inner loop explodes must not throw Adam off
+                            grads = clip(grads, config["clip"])
+                        meta, adam_state = adam(state["meta"], grads, state["adam"], meta_lr(config, i))
+            except MemoryError as e:
+                rng.bit_generator.state = rng_before  # as after the last complete iteration
+                checkpoint.save(run_dir, state, config)
+                raise OutOfMemory(f"out of memory at iteration {i} with --meta-batch {config['meta_batch']}, "
+                                  f"--shots {config['shots']}, --hidden {' '.join(map(str, config['hidden']))} "
+                                  f"({e or 'MemoryError'})", done=state["iteration"]) from None
+            if not finite:
+                if before_update is not None:  # the meta-parameters of iteration i - 1 gave this loss: go back
+                    state["meta"], state["adam"], rng_before = before_update
+                    state["iteration"] -= 1
+                    state["history"].pop()
+                rng.bit_generator.state = rng_before  # as after the iteration kept
+                checkpoint.save(run_dir, state, config)
+                raise FloatingPointError(f"meta-loss {loss} at iteration {i}: training stopped; checkpoint of "
+                                         f"iteration {state['iteration']} kept in {run_dir}" +
+                                         (f" (the meta-parameters of iteration {i - 1} gave that loss)"
+                                          if state["iteration"] < i - 1 else ""))
+            if not all(np.all(np.isfinite(a)) for a in (flatten(meta)[0], *adam_state[1:])):
+                rng.bit_generator.state = rng_before
+                checkpoint.save(run_dir, state, config)
+                raise FloatingPointError(f"the update of iteration {i} overflowed (--meta-lr {config['meta_lr']}): "
+                                         f"training stopped; checkpoint of iteration {i - 1} kept in {run_dir}")
+            before_update = (state["meta"], state["adam"], rng_before)
+            state["meta"], state["adam"] = meta, adam_state
+            state["iteration"] = i
             state["history"].append(float(loss))
-            progress.update(state["iteration"], float(loss))
+            progress.update(i, float(loss))
+            if not warned and loss > EXPLODING * np.mean(tasks.y_query ** 2):
+                warned = progress.note(f"warning: meta-loss {float(loss):.3g} at iteration {i} is over {EXPLODING} "
+                                       f"times that of predicting 0 ({np.mean(tasks.y_query ** 2):.3g}): training "
+                                       f"looks diverged; a smaller --inner-lr or --meta-lr may help")
             if time.monotonic() - saved > CHECKPOINT_SECONDS:
-                checkpoint.save(run_dir, state)
+                checkpoint.save(run_dir, state, config)
                 saved = time.monotonic()
-        checkpoint.save(run_dir, state)
+        checkpoint.save(run_dir, state, config)
         progress.close()
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise KeyboardInterrupt(f"interrupted at iteration {state['iteration']}; checkpoint saved in {run_dir}")
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if stopped:
+        how = "interrupted" if stopped[0] == signal.SIGINT else f"stopped by {signal.Signals(stopped[0]).name}"
+        raise Stopped(stopped[0], f"{how} at iteration {state['iteration']}; checkpoint saved in {run_dir}")
     return config, state
