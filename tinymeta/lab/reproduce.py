@@ -24,7 +24,7 @@ from tinymeta.lab import checkpoint, train
 from tinymeta.lab.checkpoint import commit, write_json
 from tinymeta.lab.evaluate import evaluate
 from tinymeta.lab.flags import positive_int
-from tinymeta.lab.protocol import REPORT_STEPS, RUNS, SEED, TEST_SEED, VALIDATION_TASKS
+from tinymeta.lab.protocol import REPORT_STEPS, RUNS, SCHEDULED, SEED, TEST_SEED, VALIDATION_TASKS
 
 def run(name, results, iterations, validation_iterations, tasks, hidden):
     """Select (if needed), train and evaluate one run of protocol.RUNS; writes results/runs/NAME/result.json."""
@@ -54,11 +54,12 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
 
 
 def train_settings(spec, iterations, hidden, chosen):
-    """The `train` settings of a run: the protocol's, the run's own (its schedule scaled to `iterations`),
-    then the hyperparameters chosen for it."""
-    scheduled = {k: int(round(f * iterations)) for k, f in spec["schedule"].items()}
+    """The `train` settings of a run: the protocol's, the run's own, then the hyperparameters chosen for it;
+    options of protocol.SCHEDULED, in the schedule or chosen, are fractions of `iterations`."""
+    fractions = dict(spec["schedule"], **{k: v for k, v in chosen.items() if k in SCHEDULED})
+    scheduled = {k: int(round(f * iterations)) for k, f in fractions.items()}
     return dict(shots=spec["shots"], iterations=iterations, seed=SEED, hidden=list(hidden), **spec["settings"],
-                **scheduled, **chosen)
+                **scheduled, **{k: v for k, v in chosen.items() if k not in SCHEDULED})
 
 
 def train_command(algorithm, settings, run_dir):
