@@ -1,37 +1,9 @@
-"""Slow, obvious versions of the inner loops (a Python loop over tasks, one task's gradient at a time),
-and random non-identity values of the learned meta-parameters, for the tests of the MAML variants."""
+"""For the tests of the MAML variants: slow, obvious versions of the inner loops (a Python loop over tasks,
+one task's gradient at a time; the references `python -m tinymeta check` uses, imported from it), and random
+non-identity values of the learned meta-parameters."""
 import numpy as np
-from autograd import grad
 
-from tinymeta import mlp
-
-
-def trajectory(params, x, y, update, steps):
-    """Fast weights after 0, 1, ..., steps inner steps, each a list of (T,) + p.shape arrays.
-
-    Per task: w <- update(w, g, s) at step s, g = grad of mlp.mse on that task's (x, y) alone.
-    """
-    per_task = []
-    for xt, yt in zip(x, y):
-        ws = [params]
-        for s in range(steps):
-            ws.append(update(ws[-1], grad(mlp.mse)(ws[-1], xt, yt), s))
-        per_task.append(ws)
-    return [[np.stack([ws[s][i] for ws in per_task]) for i in range(len(params))] for s in range(steps + 1)]
-
-
-def query_loss(fast, tasks):
-    """Mean over tasks of each task's query loss at its own fast weights, one task at a time."""
-    return np.mean([mlp.mse([w[t] for w in fast], tasks.x_query[t], tasks.y_query[t])
-                    for t in range(len(tasks.x_query))])
-
-
-def query_gradient(fast, tasks):
-    """Gradient of the mean query loss w.r.t. every task's fast weights, summed over tasks: the
-    first-order meta-gradient w.r.t. theta when d fast / d theta is taken as the identity."""
-    per_task = [grad(mlp.mse)([w[t] for w in fast], tasks.x_query[t], tasks.y_query[t])
-                for t in range(len(tasks.x_query))]
-    return [np.sum(gs, axis=0) / len(per_task) for gs in zip(*per_task)]
+from tinymeta.lab.check import query_gradient, query_loss, trajectory  # noqa: F401  (the checker's references)
 
 
 def kron_transform(pair, g):
