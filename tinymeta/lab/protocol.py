@@ -18,12 +18,13 @@ CANDIDATES = {
     "enhanced": ("train", [dict(inner_lr=lr) for lr in (0.003, 0.01, 0.03)]),
 }
 # The inner rate (or the initial one), and whether to clip each meta-gradient to norm 10 before Adam: with 5 steps a
-# rare task's inner loop can explode, and one such batch throws Adam off (Enhanced and LSLR diverged in training
-# without it, tutorial 07). MAML++'s and CAVIA's public code clamp meta-gradients for the same reason.
+# rare task's inner loop can explode, and one such batch throws Adam off (Enhanced diverged in training at every
+# inner rate without clipping: results/select/enhanced-5step-k*.json). MAML++'s and CAVIA's public code clamp
+# meta-gradients for the same reason.
 MULTI_STEP_CANDIDATES = ("train", [dict(inner_lr=lr, **clip) for lr in (0.001, 0.003, 0.01) for clip in ({}, {"clip": 10.0})])
-# Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training): with learned
-# rates it let them grow unchecked in short trials (tutorial 07). Options in SCHEDULED are fractions of the
-# run's iterations, in a run's schedule and in its candidates alike.
+# Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training), which made every
+# learned-rate trial without clipping overflow early on. Options in SCHEDULED are fractions of the run's
+# iterations, in a run's schedule and in its candidates alike.
 SCHEDULED = ("msl_iterations", "first_order_iterations")
 ENHANCED_CANDIDATES = ("train", [dict(c, first_order_iterations=fo) for c in MULTI_STEP_CANDIDATES[1] for fo in (1 / 3, 0)])
 
