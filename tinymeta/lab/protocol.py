@@ -22,8 +22,8 @@ CANDIDATES = {
 # inner rate without clipping: results/select/enhanced-5step-k*.json). MAML++'s and CAVIA's public code clamp
 # meta-gradients for the same reason.
 MULTI_STEP_CANDIDATES = ("train", [dict(inner_lr=lr, **clip) for lr in (0.001, 0.003, 0.01) for clip in ({}, {"clip": 10.0})])
-# Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training), which made every
-# learned-rate trial without clipping overflow early on. Options in SCHEDULED are fractions of the run's
+# Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training): first-order
+# trials of its learned rates overflowed in our first short runs. Options in SCHEDULED are fractions of the run's
 # iterations, in a run's schedule and in its candidates alike.
 SCHEDULED = ("msl_iterations", "first_order_iterations")
 ENHANCED_CANDIDATES = ("train", [dict(c, first_order_iterations=fo) for c in MULTI_STEP_CANDIDATES[1] for fo in (1 / 3, 0)])
