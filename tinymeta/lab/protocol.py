@@ -18,9 +18,9 @@ CANDIDATES = {
     "enhanced": ("train", [dict(inner_lr=lr) for lr in (0.003, 0.01, 0.03)]),
 }
 # The inner rate (or the initial one), and whether to clip each meta-gradient to norm 10 before Adam: with 5 steps a
-# rare task's inner loop can explode, and one such batch throws Adam off (Enhanced diverged in training at every
-# inner rate without clipping: results/select/enhanced-5step-k*.json). MAML++'s and CAVIA's public code clamp
-# meta-gradients for the same reason.
+# rare task's inner loop can explode, and one such batch throws Adam off (most of Enhanced's trials diverged in
+# training, every unclipped one at K = 10: results/select/enhanced-5step-k*.json). MAML++'s and CAVIA's public
+# code clamp meta-gradients for the same reason.
 MULTI_STEP_CANDIDATES = ("train", [dict(inner_lr=lr, **clip) for lr in (0.001, 0.003, 0.01) for clip in ({}, {"clip": 10.0})])
 # Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training): first-order
 # trials of its learned rates overflowed in our first short runs. Options in SCHEDULED are fractions of the run's
