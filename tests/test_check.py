@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from autograd import hessian
 
 import tinymeta
+from tinymeta import mlp
 from tinymeta.lab import check
 
 SOURCE = Path(tinymeta.__file__).parent
@@ -75,6 +78,30 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      "return np.append(early, 1 - np.sum(early))",
      "return np.append(early, 1 / inner_steps + (inner_steps - 1) * iteration / (inner_steps * anneal_iterations))",
      {check.MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
+    ("imaml: the /reg forgotten in CG's operator", "imaml",
+     "[u + h / reg for u, h in zip(v, hvp(v))]", "[u + h for u, h in zip(v, hvp(v))]",
+     {check.IMPLICIT}, "10 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, "
+                       "1 step, inner_lr 0.03011, reg 26.57"),
+    ("imaml: Hessian-vector products at theta, not phi", "imaml",
+     "hvp = lambda v: task_hvps(fast, v,", "hvp = lambda v: task_hvps(params, v,",
+     {check.IMPLICIT}, "10 of 10 cases fail"),
+    ("imaml: CG's step sizes shared by all tasks", "imaml",
+     "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, task_dots(p, Ap)))",
+     "alpha = np.where(done, 0.0, np.sum(rr) / np.where(done, 1.0, np.sum(task_dots(p, Ap))))",
+     {check.CG_ITERATES, check.CG_SOLVES}, "smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks"),
+    ("cavia: the context's gradient cut in second order too", "cavia",
+     "        if first_order:\n            grads = getval(grads)", "        grads = getval(grads)",
+     {check.GRADIENT}, "(tol 1e-06); 9 of 10 cases fail"),
+    ("cavia: contexts start at 1", "cavia",
+     "contexts = np.zeros((len(x), int(n_context)))", "contexts = np.ones((len(x), int(n_context)))",
+     {check.CONTEXTS, check.CONTEXT_LOSS, check.CONTEXTS_CONSTANT, check.ZERO_CONTEXT_STEPS},
+     "10 of 10 cases fail; smallest failing case: seed 2, sizes (5, 3, 1), 2 tasks, K 5, Q 3, 1 step, "
+     "inner_lr 0.06041, n_context 2"),
+    ("cavia: check() does nothing", "cavia",
+     'def check(x, y, n_context, inner_lr, inner_steps):\n    """Raise a ValueError naming the bad value."""\n',
+     'def check(x, y, n_context, inner_lr, inner_steps):\n    """Raise a ValueError naming the bad value."""\n'
+     '    return\n',
+     {check.BAD_INPUT}, "inner_lr=0 was accepted; inner_steps=-1 was accepted; adapt inner_steps=1.5 raised TypeError"),
 ]
 
 
@@ -85,6 +112,16 @@ def test_a_planted_bug_fails_the_property_it_breaks(tmp_path, capsys, what, algo
     assert failing(algorithm, lines) == {p.text for p in broken}, "\n".join(lines)
     assert all(shown in line for line in lines if line.startswith("✗")), "\n".join(lines)
     assert lines[-1].startswith(f"{len(broken)} of {len(check.ALGORITHMS[algorithm].properties)} properties fail")
+
+
+def test_the_dense_hessian_is_autograds():
+    """check.loss_hessian, all columns at once, against autograd's hessian, one product at a time."""
+    for seed in range(5):
+        case = check.draw(seed)
+        flat, unflatten = check.gradcheck.flatten(case.params)
+        for x, y in zip(case.tasks.x_support, case.tasks.y_support):
+            expected = hessian(lambda w: mlp.mse(unflatten(w), x, y))(flat)
+            assert np.allclose(check.loss_hessian(case.params, x, y), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_the_smallest_failing_case_reruns_alone(tmp_path, capsys):
@@ -142,6 +179,9 @@ def test_a_case_on_a_kink_is_skipped_and_a_property_of_mostly_skipped_cases_fail
     ("", ["enhanced", "{file}"],
      "{file} does not define init, adapt, meta_loss, msl_weights (the enhanced check calls init, adapt, meta_loss, "
      "msl_weights)"),
+    ("def adapt(params, x, y, loss, inner_lr, inner_steps, reg):\n    return params\n", ["imaml", "{file}"],
+     "{file} does not define query_loss_and_meta_gradient, meta_gradient, cg (the imaml check calls adapt, "
+     "query_loss_and_meta_gradient, meta_gradient, cg)"),
     ("", ["mamll", "{file}"], "tinymeta check: error: argument ALGO: invalid choice: 'mamll'"),
     ("", ["maml", "{file}", "--cases", "0"], "error: argument --cases: must be an integer >= 1, got '0'"),
 ])

@@ -3,16 +3,18 @@
 FILE implements the functions of tinymeta/ALGO.py with the same signatures (a changed copy, say). It is
 loaded under a private module name, so tinymeta's own ALGO.py is never imported in its place. Every
 property is checked on the same random cases (a small ReLU MLP with mlp.mse as the loss, regression
-tasks, a step count and a rate), each rebuilt by `draw(seed)`; an algorithm's learned meta-parameters
-for a case are `ALGORITHMS[ALGO].meta(case)`. The expected values come from slow, obvious references
-written here (a Python loop over tasks, one task's gradient at a time). One line per property: ✓ or ✗,
-the worst error, and for a failure the smallest failing case. Exit status 0 if every property holds,
-1 if one does not, 2 if FILE cannot be checked (missing, raises on import, lacks a function).
+tasks, a step count and a rate), each rebuilt by `draw(seed)`, or by `ALGORITHMS[ALGO].prepare(draw(seed))`
+for an algorithm with settings of its own (iMAML's reg and inner rate, CAVIA's contexts); an algorithm's
+learned meta-parameters for a case are `ALGORITHMS[ALGO].meta(case)`. The expected values come from slow,
+obvious references written here (a Python loop over tasks, one task's gradient at a time). One line per
+property: ✓ or ✗, the worst error, and for a failure the smallest failing case. Exit status 0 if every
+property holds, 1 if one does not, 2 if FILE cannot be checked (missing, raises on import, lacks a function).
 
 A new algorithm is one entry in ALGORITHMS: how to call its functions, its inner step for one task,
-and which properties apply.
+its own settings for a case, and which properties apply.
 """
 import argparse
+import functools
 import importlib.util
 import math
 import os
@@ -33,14 +35,14 @@ TOL = 1e-10  # relative error allowed between two ways of computing the same num
 
 # ----- random cases ---------------------------------------------------------------------------------
 
-Case = namedtuple("Case", "seed sizes steps inner_lr params tasks rng")
+Case = namedtuple("Case", "seed sizes steps inner_lr params tasks rng settings")
 
 
 def draw(seed):
     """Case `seed`: an MLP of 1-3 inputs, 1-2 hidden layers of 1-8 units and 1-2 outputs (biases
     nonzero, so that no unit sits exactly on its kink), 1-4 tasks with 1-5 support and 1-5 query points,
     1-3 inner steps and an inner rate in [0.001, 0.1]. case.rng goes on to draw learned meta-parameters
-    and directions."""
+    and directions; case.settings, empty here, holds an algorithm's own settings (its `prepare`)."""
     rng = np.random.default_rng(seed)
     n_in, n_out = int(rng.integers(1, 4)), int(rng.integers(1, 3))
     sizes = (n_in, *(int(n) for n in rng.integers(1, 9, size=rng.integers(1, 3))), n_out)
@@ -50,14 +52,15 @@ def draw(seed):
     tasks = Tasks(rng.uniform(-2, 2, (n_tasks, k_support, n_in)), rng.normal(size=(n_tasks, k_support, n_out)),
                   rng.uniform(-2, 2, (n_tasks, k_query, n_in)), rng.normal(size=(n_tasks, k_query, n_out)),
                   None, None)
-    return Case(seed, sizes, steps, inner_lr, params, tasks, rng)
+    return Case(seed, sizes, steps, inner_lr, params, tasks, rng, {})
 
 
 def describe(case):
     n_tasks, k_support, _ = case.tasks.x_support.shape
     return (f"seed {case.seed}, sizes {case.sizes}, {n_tasks} task{'s' * (n_tasks > 1)}, K {k_support}, "
             f"Q {case.tasks.x_query.shape[1]}, {case.steps} step{'s' * (case.steps > 1)}, "
-            f"inner_lr {case.inner_lr:.4g}")
+            f"inner_lr {case.inner_lr:.4g}"
+            + "".join(f", {name} {value:.4g}" for name, value in case.settings.items()))
 
 
 def smallness(case):
@@ -147,6 +150,74 @@ def head_only(inner_lr):  # ANIL: the last two arrays
     return lambda w, g, s: w[:-2] + [p - inner_lr * gi for p, gi in zip(w[-2:], g[-2:])]
 
 
+def pulled(theta, inner_lr, reg):  # iMAML: a step on L_s(w) + reg/2 |w - theta|^2
+    return lambda w, g, s: [p - inner_lr * (gi + reg * (p - t)) for p, gi, t in zip(w, g, theta)]
+
+
+def loss_hessian(params, x, y):
+    """The Hessian of mlp.mse on one task at params, (n, n) over its n weights flattened. Column i is H e_i,
+    the gradient of <grad L, e_i>: all n columns at once, from n copies of the network (mlp.mse takes a
+    leading axis of networks, as it takes the task axis), copy i dotted with e_i. autograd's `hessian`
+    builds the same matrix one product at a time, about ten times slower."""
+    flat, unflatten = gradcheck.flatten(params)
+    n = flat.size
+    copies = [np.repeat(p[None], n, axis=0) for p in params]  # (n,) + p.shape
+    basis = [np.stack(arrays) for arrays in zip(*[unflatten(e) for e in np.eye(n)])]  # copy i's e_i
+    xs, ys = np.repeat(x[None], n, axis=0), np.repeat(y[None], n, axis=0)
+    gradients = grad(lambda ws: np.sum(mlp.mse(ws, xs, ys)))  # copy i's own gradient, in its slice
+    columns = grad(lambda ws: sum(np.sum(g * e) for g, e in zip(gradients(ws), basis)))(copies)
+    return np.stack([gradcheck.flatten([c[i] for c in columns])[0] for i in range(n)], axis=1)
+
+
+def implicit_gradient(params, tasks, inner_lr, steps, reg):
+    """iMAML's meta-gradient task by task with dense matrices: the mean over tasks of
+    solve(I + H / reg, grad L_q(phi_t)), phi_t from the per-task loop and H its support-loss Hessian at phi_t."""
+    phi = trajectory(params, tasks.x_support, tasks.y_support, pulled(params, inner_lr, reg), steps)[-1]
+    per_task = []
+    for t in range(len(tasks.x_support)):
+        w = [p[t] for p in phi]
+        H = loss_hessian(w, tasks.x_support[t], tasks.y_support[t])
+        g = gradcheck.flatten(grad(mlp.mse)(w, tasks.x_query[t], tasks.y_query[t]))[0]
+        per_task.append(np.linalg.solve(np.eye(len(g)) + H / reg, g))
+    return gradcheck.flatten(params)[1](np.mean(per_task, axis=0))
+
+
+def conjugate_gradient(A, b, steps):
+    """Textbook conjugate gradient for one system A u = b of flat vectors, from u = 0, `steps` steps
+    (fewer once the residual r is exactly 0: then u solves it)."""
+    u, r = np.zeros_like(b), b
+    p = r
+    for _ in range(steps):
+        if r @ r == 0:
+            break
+        alpha = (r @ r) / (p @ A @ p)
+        u, r_next = u + alpha * p, r - alpha * (A @ p)
+        p, r = r_next + (r_next @ r_next) / (r @ r) * p, r_next
+    return u
+
+
+def appended(x, context):
+    """One task's inputs x (K, n_in) with its context (n_context,) appended to each: (K, n_in + n_context)."""
+    return np.concatenate([x, np.tile(context, (len(x), 1))], axis=1)
+
+
+def contexts_by_loop(params, x, y, n_context, inner_lr, steps):
+    """CAVIA's inner loop task by task: gradient steps on the task's context alone, from 0; (T, n_context)."""
+    contexts = []
+    for xt, yt in zip(x, y):
+        c = np.zeros(n_context)
+        for _ in range(steps):
+            c = c - inner_lr * grad(lambda c: mlp.mse(params, appended(xt, c), yt))(c)
+        contexts.append(c)
+    return np.stack(contexts)
+
+
+def context_query_loss(params, tasks, contexts):
+    """Mean over tasks of the query loss with each task's own context appended to its inputs."""
+    return sum(mlp.mse(params, appended(x, c), y)
+               for x, y, c in zip(tasks.x_query, tasks.y_query, contexts)) / len(contexts)
+
+
 # ----- the properties: each returns the error of one case, or raises Failed --------------------------
 
 class Failed(Exception):
@@ -159,11 +230,15 @@ class NotSmooth(Exception):
     gradient there, so the case is skipped."""
 
 
-def distance(got, expected):
-    """max over arrays of max |got - expected| / (1 + max |expected|), for lists of arrays of equal shapes."""
+def same_shapes(got, expected):
     got_shapes, shapes = [np.shape(a) for a in got], [np.shape(b) for b in expected]
     if got_shapes != shapes:
         raise Failed(f"arrays of shapes {got_shapes}, expected {shapes}")
+
+
+def distance(got, expected):
+    """max over arrays of max |got - expected| / (1 + max |expected|), for lists of arrays of equal shapes."""
+    same_shapes(got, expected)
     return max((float(np.max(np.abs(a - b), initial=0) / (1 + np.max(np.abs(b), initial=0)))
                 for a, b in zip(got, expected)), default=0.0)
 
@@ -292,6 +367,86 @@ def msl_weights_anneal(algo, m, case):
     return worst
 
 
+# iMAML
+
+CG_STEPS = 20  # for the meta-gradient. At phi, on seeds 0-999, I + H/reg had eigenvalues in [0.76, 1.51]
+# (imaml_case): CG's error bound shrinks about 6 times a step, to below 1e-15 in 20 steps
+
+
+def implicit_is_dense(algo, m, case):
+    reg = case.settings["reg"]
+    got = m.meta_gradient(case.params, case.tasks, mlp.mse, case.inner_lr, case.steps, reg, CG_STEPS)
+    return distance(got, implicit_gradient(case.params, case.tasks, case.inner_lr, case.steps, reg))
+
+
+def systems(case, extra=0):
+    """A symmetric positive definite system for each task and `extra` more, n unknowns shaped like the case's
+    weights: A (T, n, n) = I + M M^T / n for M standard normal (eigenvalues from 1 to about 5), b (T, n), and
+    matvec, which applies every task's own A_t to its slice of a list of (T,) + p.shape arrays."""
+    n_tasks, n = len(case.tasks.x_support) + extra, sum(p.size for p in case.params)
+    M = case.rng.standard_normal((n_tasks, n, n))
+    A = np.eye(n) + M @ np.swapaxes(M, 1, 2) / n
+    return A, case.rng.standard_normal((n_tasks, n)), lambda v: unflat(np.einsum("tij,tj->ti", A, flat(v)), case)
+
+
+def flat(weights):  # a list of (T,) + p.shape arrays -> (T, n)
+    return np.concatenate([np.reshape(w, (len(w), -1)) for w in weights], axis=1)
+
+
+def unflat(vectors, case):  # (T, n) -> a list of (T,) + p.shape arrays, p the case's weights
+    ends = np.cumsum([p.size for p in case.params])[:-1]
+    return [np.reshape(v, (len(vectors),) + p.shape) for v, p in zip(np.split(vectors, ends, axis=1), case.params)]
+
+
+def cg_iterates(algo, m, case):
+    A, b, matvec = systems(case)
+    expected = [conjugate_gradient(A[t], b[t], case.steps) for t in range(len(b))]
+    return distance(m.cg(matvec, unflat(b, case), case.steps), unflat(np.stack(expected), case))
+
+
+def cg_solves(algo, m, case):
+    A, b, matvec = systems(case, extra=1)
+    b[-1] = 0  # one more task, whose right-hand side is 0 (its query gradient vanished): u = 0, and no 0 / 0
+    u = m.cg(matvec, unflat(b, case), b.shape[1])
+    same_shapes(u, unflat(b, case))
+    residual = b - np.einsum("tij,tj->ti", A, flat(u))
+    return float(np.max(np.linalg.norm(residual, axis=1) / (1 + np.linalg.norm(b, axis=1))))
+
+
+# CAVIA: case.params take n_context more inputs (cavia_case)
+
+def contexts_are_a_loop(algo, m, case, steps=None):
+    steps = case.steps if steps is None else steps
+    expected = contexts_by_loop(case.params, *support(case), case.settings["n_context"], case.inner_lr, steps)
+    return distance([algo.adapt(m, case.params, *support(case), case, steps)], [expected])
+
+
+def context_meta_loss(algo, m, case):
+    contexts = contexts_by_loop(case.params, *support(case), case.settings["n_context"], case.inner_lr, case.steps)
+    return scalar_distance(algo.loss(m, case.params, case), context_query_loss(case.params, case.tasks, contexts))
+
+
+def contexts_held_constant(algo, m, case):
+    contexts = contexts_by_loop(case.params, *support(case), case.settings["n_context"], case.inner_lr, case.steps)
+    got = grad(lambda params: algo.loss(m, params, case, first_order=True))(case.params)
+    return distance(got, grad(lambda params: context_query_loss(params, case.tasks, contexts))(case.params))
+
+
+def no_context_is_plain(algo, m, case):
+    x, y = support(case)
+    params = [case.params[0][:x.shape[-1]]] + case.params[1:]  # the network without its context inputs
+    loss = lambda params: m.meta_loss(params, case.tasks, mlp.mse, 0, case.inner_lr, case.steps)
+    plain = lambda params: context_query_loss(params, case.tasks, np.zeros((len(x), 0)))
+    return max(distance([m.adapt(params, x, y, mlp.mse, 0, case.inner_lr, case.steps)], [np.zeros((len(x), 0))]),
+               scalar_distance(loss(params), plain(params)), distance(grad(loss)(params), grad(plain)(params)))
+
+
+def with_context_appends(algo, m, case):
+    x = case.tasks.x_support
+    contexts = case.rng.standard_normal((len(x), case.settings["n_context"]))
+    return distance([m.with_context(x, contexts)], [np.stack([appended(xt, c) for xt, c in zip(x, contexts)])])
+
+
 Property = namedtuple("Property", "text check tol once", defaults=(False,))
 
 ADAPT = Property("adapt: batched equals a per-task loop", adapt_is_a_loop, TOL)
@@ -312,6 +467,23 @@ MULTI_STEP_GRADIENT = Property("multi-step meta-gradient: autograd's equals cent
                                multi_step_gradient_is_central_differences, gradcheck.TOL)
 MSL_WEIGHTS = Property("msl_weights: sum to 1, uniform at first, one-hot on the last step after annealing",
                        msl_weights_anneal, 1e-12, once=True)
+QUERY_LOSS = Property("query_loss_and_meta_gradient: its loss is the mean query loss after adapting, task by task",
+                      meta_loss_is_query_loss, TOL)
+IMPLICIT = Property(f"meta_gradient: the mean of (I + H/reg)^-1 grad L_q at phi, H a dense Hessian, task by task "
+                    f"({CG_STEPS} CG steps)", implicit_is_dense, TOL)
+CG_ITERATES = Property("cg: k steps give every task its own k-th CG iterate (k the case's steps)", cg_iterates, TOL)
+CG_SOLVES = Property("cg: n steps solve every task's positive definite system of n unknowns, and one more with b = 0 "
+                     "(|residual| / (1 + |b|))", cg_solves, TOL)
+CONTEXTS = Property("adapt: every task's context by a per-task loop of steps on the context alone, from 0",
+                    contexts_are_a_loop, TOL)
+CONTEXT_LOSS = Property("meta_loss: the mean query loss with the adapted contexts, task by task", context_meta_loss,
+                        TOL)
+CONTEXTS_CONSTANT = Property("first order: the query gradient with the adapted contexts held constant",
+                             contexts_held_constant, TOL)
+NO_CONTEXT = Property("n_context = 0: meta_loss and its gradient are the plain query loss's", no_context_is_plain, TOL)
+ZERO_CONTEXT_STEPS = Property("zero steps: every context stays 0",
+                              lambda algo, m, case: contexts_are_a_loop(algo, m, case, steps=0), 0.0)
+WITH_CONTEXT = Property("with_context: every task's context appended to each of its inputs", with_context_appends, 0.0)
 
 
 # ----- the algorithms ------------------------------------------------------------------------------
@@ -384,6 +556,52 @@ def anil_bad_inputs(m, case):
         ("params of one array", lambda: m.meta_loss(case.params[:1], case.tasks, mlp.mse, 0.01, 1))]
 
 
+@functools.lru_cache(maxsize=None)
+def largest_curvature(seed):
+    """The largest |eigenvalue| of case `seed`'s support-loss Hessians at its weights, or 1 if that is larger
+    (computed once per seed: every iMAML property asks)."""
+    case = draw(seed)
+    return max([1.0] + [float(np.max(np.abs(np.linalg.eigvalsh(loss_hessian(case.params, x, y)))))
+                        for x, y in zip(*support(case))])
+
+
+def imaml_case(case):
+    """iMAML's case: reg four times the support losses' largest curvature at theta, so that near theta
+    I + H/reg has eigenvalues in [0.75, 1.25] (positive definite, and CG converges fast), and an inner rate
+    of 1 / (reg + largest curvature), at which the regularised steps contract toward phi."""
+    largest = largest_curvature(case.seed)
+    reg = 4 * largest
+    return case._replace(inner_lr=1 / (reg + largest), settings={"reg": reg})
+
+
+def imaml_bad_inputs(m, case):
+    p, t, lr, reg = case.params, case.tasks, case.inner_lr, case.settings["reg"]
+    return [("reg=0", lambda: m.meta_gradient(p, t, mlp.mse, lr, 1, 0.0, 3)),
+            ("adapt reg=-1", lambda: m.adapt(p, *support(case), mlp.mse, lr, 2, -1.0)),
+            ("inner_lr=-0.1", lambda: m.meta_gradient(p, t, mlp.mse, -0.1, 1, reg, 3)),
+            ("inner_steps=-1", lambda: m.meta_gradient(p, t, mlp.mse, lr, -1, reg, 3)),
+            ("cg_steps=0", lambda: m.meta_gradient(p, t, mlp.mse, lr, 1, reg, 0)),
+            ("cg_steps=2.5", lambda: m.query_loss_and_meta_gradient(p, t, mlp.mse, lr, 1, reg, 2.5))]
+
+
+def cavia_case(case):
+    """CAVIA's case: 1-3 context numbers, which the network takes as that many more inputs (standard normal
+    rows appended to its first weight matrix)."""
+    n_context, W1 = int(case.rng.integers(1, 4)), case.params[0]
+    params = [np.vstack([W1, case.rng.standard_normal((n_context, W1.shape[1]))])] + case.params[1:]
+    return case._replace(sizes=(case.sizes[0] + n_context, *case.sizes[1:]), params=params,
+                         settings={"n_context": n_context})
+
+
+def cavia_bad_inputs(m, case):
+    p, t, n = case.params, case.tasks, case.settings["n_context"]
+    return [("n_context=-1", lambda: m.meta_loss(p, t, mlp.mse, -1, 0.01, 1)),
+            ("n_context=1.5", lambda: m.meta_loss(p, t, mlp.mse, 1.5, 0.01, 1)),
+            ("inner_lr=0", lambda: m.meta_loss(p, t, mlp.mse, n, 0.0, 1)),
+            ("inner_steps=-1", lambda: m.meta_loss(p, t, mlp.mse, n, 0.01, -1)),
+            ("adapt inner_steps=1.5", lambda: m.adapt(p, *support(case), mlp.mse, n, 0.01, 1.5))]
+
+
 Algorithm = namedtuple("Algorithm", [
     "functions",   # the names FILE must define
     "meta",        # case -> learned meta-parameters away from their init (as autograd differentiates them)
@@ -394,7 +612,9 @@ Algorithm = namedtuple("Algorithm", [
     "init",        # (module, case) -> module's initial meta-parameters, for the reduction to MAML
     "h",           # finite-difference step: learned rates and matrices bend the meta-loss sharply
     "bad_inputs",  # (module, case) -> [(label, call that must raise ValueError)]
-    "properties"])
+    "properties",
+    "prepare"],    # case -> the case with the algorithm's own settings (case.settings), or None: as drawn
+    defaults=(None,))
 
 
 def meta_params(meta):
@@ -462,6 +682,26 @@ ALGORITHMS = {
         loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, case.inner_lr, case.steps, **kw),
         bad_inputs=anil_bad_inputs,
         properties=(ADAPT, META_LOSS, GRADIENT, FIRST_ORDER, ALL_HEAD, ZERO_STEPS, BAD_INPUT)),
+    "imaml": Algorithm(
+        functions=("adapt", "query_loss_and_meta_gradient", "meta_gradient", "cg"), **MAML_LIKE, init=None,
+        prepare=imaml_case,
+        update=lambda meta, case: pulled(meta, case.inner_lr, case.settings["reg"]),
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.inner_lr, steps,
+                                                         case.settings["reg"]),
+        loss=lambda m, meta, case: m.query_loss_and_meta_gradient(meta, case.tasks, mlp.mse, case.inner_lr,
+                                                                  case.steps, case.settings["reg"], 1)[0],
+        bad_inputs=imaml_bad_inputs,
+        properties=(ADAPT, QUERY_LOSS, IMPLICIT, CG_ITERATES, CG_SOLVES, ZERO_STEPS, BAD_INPUT)),
+    "cavia": Algorithm(
+        functions=("with_context", "adapt", "meta_loss"), **MAML_LIKE, init=None, update=None,
+        prepare=cavia_case,
+        adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.settings["n_context"],
+                                                         case.inner_lr, steps),
+        loss=lambda m, meta, case, **kw: m.meta_loss(meta, case.tasks, mlp.mse, case.settings["n_context"],
+                                                     case.inner_lr, case.steps, **kw),
+        bad_inputs=cavia_bad_inputs,
+        properties=(CONTEXTS, CONTEXT_LOSS, GRADIENT, CONTEXTS_CONSTANT, NO_CONTEXT, ZERO_CONTEXT_STEPS,
+                    WITH_CONTEXT, BAD_INPUT)),
 }
 
 
@@ -476,6 +716,7 @@ def run(prop, algo, module, seeds):
     errors, failures, skipped = [], [], 0
     for seed in seeds[:1] if prop.once else seeds:
         case, note = draw(seed), None
+        case = algo.prepare(case) if algo.prepare else case
         try:
             error = prop.check(algo, module, case)
         except NotSmooth:
