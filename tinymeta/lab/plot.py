@@ -103,11 +103,18 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
     history = np.asarray(history, dtype=float)
     if len(history):
         window = max(1, len(history) // 100)
-        smooth = np.convolve(history, np.ones(window) / window, mode="valid")
+        blocks = len(history) // window  # the median of each block of `window` iterations: a spike moves it little
+        smooth = np.median(history[:blocks * window].reshape(blocks, window), axis=1)
         its = np.arange(1, len(history) + 1)
         ax.plot(its, history, color="tab:blue", alpha=0.25, lw=0.5, label="meta-loss per iteration")
-        ax.plot(its[window - 1:], smooth, color="tab:blue", lw=2, label=f"moving average of {window}")
+        ax.plot(window * (np.arange(blocks) + 0.5), smooth, color="tab:blue", lw=2,
+                label=f"median of every {window} iterations")
         ax.set_yscale("log")
+        top = 10 * np.quantile(history, 0.995)  # a few exploding batches would squash the curve into a line
+        if np.any(history > top) and np.all(history > 0):
+            ax.set_ylim(0.5 * np.min(history), top)
+            ax.text(0.01, 0.97, f"{np.sum(history > top)} iterations above the top of the axis (up to "
+                    f"{np.max(history):.1e})", transform=ax.transAxes, va="top", fontsize=8)
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("meta-training iteration")
     ax.set_ylabel("meta-loss")
