@@ -4,8 +4,9 @@ Each task's fast weights minimise its support loss with a pull back toward theta
 
     phi_t = argmin_phi  L_{s_t}(phi) + (reg / 2) ||phi - theta||^2        (reg is the paper's lambda)
 
-found approximately by `inner_steps` gradient steps of rate inner_lr from theta. The implicit function
-theorem then gives the meta-gradient without differentiating through those steps:
+found approximately by `inner_steps` gradient steps from theta, each task's rate starting at inner_lr
+and halved whenever its step would raise its objective. The implicit function theorem then gives the
+meta-gradient without differentiating through those steps, however phi_t was found:
 
     d L_{q_t}(phi_t) / d theta = (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t),
 
@@ -20,18 +21,30 @@ from autograd import grad
 
 
 def adapt(params, x, y, loss, inner_lr, inner_steps, reg):
-    """phi_t for every task: `inner_steps` gradient steps on L_s(phi) + (reg/2)||phi - params||^2.
+    """phi_t for every task: `inner_steps` gradient steps on F_t(phi) = L_s(phi) + (reg/2)||phi - params||^2.
 
-    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). The steps are stable near a
-    minimum for inner_lr < 2 / (reg + the largest eigenvalue of H_s): a larger reg needs a smaller inner_lr.
+    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). Each task's rate starts at
+    inner_lr; a step that would raise its F_t (beyond rounding) is not taken and halves its rate, so however
+    sharp theta grows in meta-training no inner loop blows up (plain steps are stable only for rates
+    below 2 / (reg + the largest eigenvalue of H_s)). While every step lowers F_t these are plain steps.
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
     check(x, y, inner_lr, inner_steps, reg)
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
+    rate, value = np.full(len(x), float(inner_lr)), objective(fast, params, x, y, loss, reg)  # (T,), (T,)
     for _ in range(inner_steps):
         grads = task_grads(fast, x, y, loss)
-        fast = [w - inner_lr * (g + reg * (w - p)) for w, g, p in zip(fast, grads, params)]
+        trial = [w - per_task(rate, w) * (g + reg * (w - p)) for w, g, p in zip(fast, grads, params)]
+        trial_value = objective(trial, params, x, y, loss, reg)
+        lower = trial_value <= value + 1e-12 * np.abs(value)  # (T,), rounding allowed; False for nan
+        fast = [np.where(per_task(lower, w), t, w) for w, t in zip(fast, trial)]
+        value, rate = np.where(lower, trial_value, value), np.where(lower, rate, rate / 2)
     return fast
+
+
+def objective(fast, params, x, y, loss, reg):
+    """F_t(fast_t) = L_{s_t}(fast_t) + (reg/2)||fast_t - params||^2 for every task: shape (T,)."""
+    return loss(fast, x, y) + reg / 2 * sum(task_dots([w - p], [w - p]) for w, p in zip(fast, params))
 
 
 def query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps):
