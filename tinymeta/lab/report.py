@@ -122,9 +122,11 @@ def trained(run):
     c = run["config"]
     if run["algorithm"] == "pretrain":
         return f"regression on all tasks; fine-tuned with lr {c['inner_lr']}"
-    rate = "initial inner lr" if run["algorithm"] in ("metasgd", "lslr", "enhanced") else "inner lr"
+    rate = "initial inner lr" if run["algorithm"] in ("metasgd", "lslr", "enhanced", "imaml") else "inner lr"
     text = f"{c['inner_steps']} inner step{'s' * (c['inner_steps'] > 1)}, {rate} {c['inner_lr']}"
-    extras = [f"clip {c['clip']:g}" if c.get("clip") else "",
+    extras = [f"reg {c['reg']:g}, {c['cg_steps']} CG steps" if run["algorithm"] == "imaml" else "",
+              f"{c['n_context']} context numbers" if run["algorithm"] == "cavia" else "",
+              f"clip {c['clip']:g}" if c.get("clip") else "",
               f"multi-step loss for {c['msl_iterations']:,} its" if c.get("msl_iterations") else "",
               f"first order for {c['first_order_iterations']:,} its" if c.get("first_order_iterations") else "",
               "cosine meta rate" if c.get("cosine") else ""]
@@ -162,7 +164,8 @@ def markdown(rows, runs, protocol, have_examples, paired=()):
         lines += ["## iMAML and CAVIA beside MAML, task by task", "",
                   "Neither paper reports this protocol, so these rows are reported, not held to a bar. Every run is tested",
                   "on the same tasks, so the difference to MAML (trained with the same K, the papers' setting) is taken task",
-                  "by task: mean of e_run − e_maml ± 1.96·std/√n, negative where the run is better.", "",
+                  "by task: mean of e_run − e_maml ± 1.96·std/√n, negative where the run is better; a task that diverged in",
+                  "either run is left out of that cell and counted.", "",
                   "| run | tested K | after 1 step | after 5 steps | after 10 steps |", "|---|---|---|---|---|",
                   *paired, ""]
     for tested in SHOTS:
@@ -216,12 +219,14 @@ def published_lines(rows):
 
 
 def multi_step_lines(rows, runs):
-    """Trained with one inner step or five (MAML++), and Finn et al.'s code setting: MSE after 1, 5 and 10 steps."""
+    """Trained with one inner step or five (MAML++), Finn et al.'s code setting, iMAML and CAVIA: MSE after 1, 5
+    and 10 steps."""
     by = {(r["run"], r["shots"], r["steps"]): r for r in rows}
     names = {r["name"]: r for r in runs}
     lines = ["| run | trained | tested K | 1 step | 5 steps | 10 steps |", "|---|---|---|---|---|---|"]
     for tested in SHOTS:
-        for name in ["maml-finn-k10"] + [f"{a}{kind}-k{tested}" for a in MULTI_STEP for kind in ("", "-5step")]:
+        for name in (["maml-finn-k10"] + [f"{a}{kind}-k{tested}" for a in MULTI_STEP for kind in ("", "-5step")]
+                     + [f"{a}-k{tested}" for a in ("imaml", "cavia")]):
             if name in names and str(tested) in names[name]["evaluations"]:
                 lines.append(f"| {name} | {trained(names[name])} | {tested} | "
                              + " | ".join(cell(by[(name, tested, s)]) for s in REPORT_STEPS) + " |")
@@ -260,19 +265,22 @@ def steps_figure(runs, path):
 
 def paired_lines(results, runs, against="maml", of=("imaml", "cavia")):
     """Markdown rows: each run of an algorithm in `of` minus MAML's run of the same K, task by task on the test
-    tasks, after each reported step count (from the runs' meta.npz and config.json)."""
+    tasks, after each reported step count (from the runs' meta.npz and config.json); a task that diverged in either
+    run (evaluate's rule) is left out of that cell and counted."""
     names, lines = {r["name"] for r in runs}, []
     for r in runs:
         other = f"{against}-k{r['shots']}"
         if r["algorithm"] not in of or other not in names:
             continue
-        errors = [per_task_errors(os.path.join(results, "runs", n), r["shots"], REPORT_STEPS, r["evaluations"][str(r["shots"])][0]["tasks"])
-                  for n in (r["name"], other)]
+        (before, *mine), (before_other, *theirs) = [
+            per_task_errors(os.path.join(results, "runs", n), r["shots"], (0, *REPORT_STEPS),
+                            r["evaluations"][str(r["shots"])][0]["tasks"]) for n in (r["name"], other)]
         cells = []
-        for mine, theirs in zip(*errors):
-            d = mine - theirs
-            cells.append(f"{number(float(np.mean(d)))} ± {number(float(1.96 * np.std(d, ddof=1) / np.sqrt(len(d))))}"
-                         if np.all(np.isfinite(d)) and len(d) > 1 else "nan (a task diverged)")
+        for a, b in zip(mine, theirs):  # tasks that diverged in either run are left out, and counted
+            kept = (np.isfinite(a) & np.isfinite(b) & (a <= DIVERGED * before) & (b <= DIVERGED * before_other))
+            d = a[kept] - b[kept]
+            cells.append((f"{number(float(np.mean(d)))} ± {number(float(1.96 * np.std(d, ddof=1) / np.sqrt(len(d))))}"
+                          if len(d) > 1 else "n/a") + (f" ({np.sum(~kept)} diverged tasks left out)" if np.any(~kept) else ""))
         lines.append(f"| {r['name']} − {other} | {r['shots']} | " + " | ".join(cells) + " |")
     return lines
 
