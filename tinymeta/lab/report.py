@@ -275,14 +275,18 @@ def paired_lines(results, runs, against="maml", of=("imaml", "cavia")):
         (before, *mine), (before_other, *theirs) = [
             per_task_errors(os.path.join(results, "runs", n), r["shots"], (0, *REPORT_STEPS),
                             r["evaluations"][str(r["shots"])][0]["tasks"]) for n in (r["name"], other)]
-        cells = []
-        for a, b in zip(mine, theirs):  # tasks that diverged in either run are left out, and counted
-            kept = (np.isfinite(a) & np.isfinite(b) & (a <= DIVERGED * before) & (b <= DIVERGED * before_other))
-            d = a[kept] - b[kept]
-            cells.append((f"{number(float(np.mean(d)))} ± {number(float(1.96 * np.std(d, ddof=1) / np.sqrt(len(d))))}"
-                          if len(d) > 1 else "n/a") + (f" ({np.sum(~kept)} diverged tasks left out)" if np.any(~kept) else ""))
+        cells = [paired_cell(a, b, before, before_other) for a, b in zip(mine, theirs)]
         lines.append(f"| {r['name']} − {other} | {r['shots']} | " + " | ".join(cells) + " |")
     return lines
+
+
+def paired_cell(mine, theirs, mine_before, theirs_before):
+    """"mean ± 95% half-width" of mine - theirs, per-task errors (n,), over the tasks that diverged in neither run
+    (evaluate's rule, against each run's own errors before adapting); how many were left out is said."""
+    kept = (mine <= DIVERGED * mine_before) & (theirs <= DIVERGED * theirs_before)  # False for nan and inf too
+    d = mine[kept] - theirs[kept]
+    text = f"{number(float(np.mean(d)))} ± {number(float(1.96 * np.std(d, ddof=1) / np.sqrt(len(d))))}" if len(d) > 1 else "n/a"
+    return text + (f" ({np.sum(~kept)} diverged tasks left out)" if np.any(~kept) else "")
 
 
 def per_task_errors(run_dir, shots, steps, n_tasks):
