@@ -80,15 +80,26 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      {check.MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
     ("imaml: the /reg forgotten in CG's operator", "imaml",
      "[u + h / reg for u, h in zip(v, hvp(v))]", "[u + h for u, h in zip(v, hvp(v))]",
-     {check.IMPLICIT}, "10 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, "
-                       "1 step, inner_lr 0.03011, reg 26.57"),
+     {check.IMPLICIT}, "10 of 10 cases fail; smallest failing case: seed 0, sizes (3, 3, 3, 2), 1 task, K 1, Q 1, "
+                       "1 step, inner_lr 0.01206, reg 66.36"),
     ("imaml: Hessian-vector products at theta, not phi", "imaml",
      "hvp = lambda v: task_hvps(fast, v,", "hvp = lambda v: task_hvps(params, v,",
      {check.IMPLICIT}, "10 of 10 cases fail"),
     ("imaml: CG's step sizes shared by all tasks", "imaml",
      "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, task_dots(p, Ap)))",
      "alpha = np.where(done, 0.0, np.sum(rr) / np.where(done, 1.0, np.sum(task_dots(p, Ap))))",
-     {check.CG_ITERATES, check.CG_SOLVES}, "smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks"),
+     {check.CG_ITERATES, check.CG_SOLVES}, "2 tasks, K"),  # the smallest failing cases: one task's sizes are its own
+    ("imaml: plain steps, no halving", "imaml",
+     "lower = trial_value <= value + 1e-12 * np.abs(value)", "lower = np.full(len(x), True)",
+     {check.HALVING, check.NEVER_RISES, check.QUERY_LOSS, check.IMPLICIT},
+     "3 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, 2 steps, "
+     "inner_lr 0.09478, reg 26.57"),  # seeds 1, 2 and 9 have rates above the limit
+    ("imaml: a refused step keeps its rate", "imaml",
+     "np.where(lower, rate, rate / 2)", "rate",
+     {check.HALVING, check.QUERY_LOSS, check.IMPLICIT}, "3 of 10 cases fail"),
+    ("imaml: one rate for all tasks, halved when any task's step is refused", "imaml",
+     "np.where(lower, rate, rate / 2)", "np.where(np.all(lower), rate, rate / 2)",
+     {check.OWN_RATES}, "10 of 10 cases fail"),
     ("cavia: the context's gradient cut in second order too", "cavia",
      "        if first_order:\n            grads = getval(grads)", "        grads = getval(grads)",
      {check.GRADIENT}, "(tol 1e-06); 9 of 10 cases fail"),
@@ -122,6 +133,24 @@ def test_the_dense_hessian_is_autograds():
         for x, y in zip(case.tasks.x_support, case.tasks.y_support):
             expected = hessian(lambda w: mlp.mse(unflatten(w), x, y))(flat)
             assert np.allclose(check.loss_hessian(case.params, x, y), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_the_imaml_reference_never_lets_an_objective_rise_and_some_cases_refuse_steps():
+    """On seeds 0-9 (the planted bugs' cases), along check.halving: no task's objective rises, and in the three
+    cases drawn above plain steps' stability limit some task's step is refused and its next one taken."""
+    refusing = []
+    for seed in range(10):
+        case = check.imaml_case(check.draw(seed))
+        (x, y), reg = check.support(case), case.settings["reg"]
+        fast = check.halving(case.params, x, y, case.inner_lr, reg, case.steps)  # after 0, 1, ..., steps steps
+        values = np.array([[check.regularised([w[t] for w in f], case.params, x[t], y[t], reg) for t in range(len(x))]
+                           for f in fast])
+        assert np.all(values[1:] <= values[:-1] + 1e-12 * np.abs(values[:-1]))
+        refused = np.array([[all(np.array_equal(a[t], b[t]) for a, b in zip(f, g)) for t in range(len(x))]
+                            for f, g in zip(fast, fast[1:])])  # (steps, T)
+        if np.any(refused[:-1] & ~refused[1:]):
+            refusing.append(seed)
+    assert refusing == [1, 2, 9]
 
 
 def test_the_smallest_failing_case_reruns_alone(tmp_path, capsys):

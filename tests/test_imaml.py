@@ -1,5 +1,6 @@
 """iMAML: the implicit meta-gradient against a closed form, against central differences of the solved
-inner problem, against an explicit Hessian; conjugate gradient's residual; batched against a loop."""
+inner problem, against an explicit Hessian; conjugate gradient's residual; batched against a loop; the inner
+loop's rule (a step that would raise a task's objective is not taken and halves its rate)."""
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -19,14 +20,30 @@ def one_task(tasks, t):
     return Tasks(*(a[t:t + 1] for a in tasks[:4]), None, None)
 
 
+def regularised(w, params, x, y, reg):
+    """One task's inner objective F(w) = L_s(w) + reg/2 |w - params|^2."""
+    return mlp.mse(w, x, y) + reg / 2 * sum(np.sum((wi - p) ** 2) for wi, p in zip(w, params))
+
+
+def task_objectives(fast, params, x, y, reg):
+    """Every task's F at its fast weights: (T,)."""
+    return np.array([regularised([w[t] for w in fast], params, x[t], y[t], reg) for t in range(len(x))])
+
+
 def adapt_one_task_at_a_time(params, x, y, inner_lr, steps, reg):
-    """The inner loop written the slow, obvious way: gradient descent on L_s(w) + reg/2 |w - params|^2."""
+    """The inner loop written the slow, obvious way: gradient steps on each task's F, at a rate that starts at
+    inner_lr; a step that would raise F (beyond rounding) is not taken, and halves the rate."""
     out = []
     for xt, yt in zip(x, y):
-        w = params
+        w, rate = params, inner_lr
         for _ in range(steps):
             g = grad(mlp.mse)(w, xt, yt)
-            w = [wi - inner_lr * (gi + reg * (wi - p)) for wi, gi, p in zip(w, g, params)]
+            trial = [wi - rate * (gi + reg * (wi - p)) for wi, gi, p in zip(w, g, params)]
+            value = regularised(w, params, xt, yt, reg)
+            if regularised(trial, params, xt, yt, reg) <= value + 1e-12 * abs(value):
+                w = trial
+            else:
+                rate = rate / 2
         out.append(w)
     return [np.stack(ws) for ws in zip(*out)]  # (T,) + p.shape
 
@@ -87,13 +104,15 @@ def well_conditioned(params, tasks, factor=2):
 @given(problems())
 def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_problem(problem):
     """Where the inner problem has a stationary point, which GD finds. On some draws (about one in seven)
-    a ReLU kink sits at the minimiser: the gradient jumps across zero there, GD keeps bouncing, and the
-    implicit function theorem does not apply; hypothesis discards those (and fails if it must discard most)."""
+    a ReLU kink sits at the minimiser: the gradient jumps across zero there, GD bounces across it (adapt's
+    rule refuses the steps that raise F and creeps closer at ever smaller rates), the gradient never vanishes,
+    and the implicit function theorem does not apply; hypothesis discards those (and fails if it must discard
+    most)."""
     params, tasks, rng = problem
     reg, inner_lr = well_conditioned(params, tasks, factor=3)
     steps, cg_steps = 50, 20
 
-    def query_loss_after_solving(theta):  # imaml.adapt is checked against a plain loop below
+    def query_loss_after_solving(theta):  # imaml.adapt is checked against a per-task loop below
         phi = imaml.adapt(theta, tasks.x_support, tasks.y_support, mlp.mse, inner_lr, steps, reg)
         return np.mean(mlp.mse(phi, tasks.x_query, tasks.y_query))
 
@@ -167,6 +186,45 @@ def test_batched_equals_per_task_loop(problem, reg, steps):
         assert np.max(np.abs(m - np.mean(ss, axis=0))) <= 1e-10 * (1 + np.max(np.abs(m)))
     assert all(np.array_equal(a, b) for a, b in
                zip(meta, imaml.meta_gradient(params, tasks, mlp.mse, inner_lr, steps, reg, cg_steps)))
+
+
+@given(problems(), st.floats(1.5, 4), st.integers(2, 5))
+def test_a_step_that_would_raise_the_objective_is_not_taken_and_halves_the_rate(problem, above, steps):
+    """Above plain steps' stability limit 2 / (reg + largest curvature at theta) steps get refused (the draws
+    where none is are discarded): no task's F rises from k to k + 1 steps, the batch is the per-task loop, and
+    every task has its own rate: a sharper task added to the batch (task 0's points times 10) changes no other."""
+    params, tasks, _ = problem
+    reg, rate = well_conditioned(params, tasks)  # rate = 1 / (reg + largest curvature)
+    inner_lr, (x, y) = above * 2 * rate, tasks[:2]
+    fast = [imaml.adapt(params, x, y, mlp.mse, inner_lr, k, reg) for k in range(steps + 1)]
+    values = np.array([task_objectives(f, params, x, y, reg) for f in fast])  # (steps + 1, T)
+    assert np.all(values[1:] <= values[:-1] + 2e-12 * np.abs(values[:-1]))  # False for nan
+    unchanged = [[all(np.array_equal(a[t], b[t]) for a, b in zip(f, g)) for t in range(len(x))]
+                 for f, g in zip(fast, fast[1:])]
+    assume(np.any(unchanged))  # a step was refused
+    looped = adapt_one_task_at_a_time(params, x, y, inner_lr, steps, reg)
+    with_sharper = imaml.adapt(params, np.concatenate([x, 10 * x[:1]]), np.concatenate([y, 10 * y[:1]]), mlp.mse,
+                               inner_lr, steps, reg)
+    for a, b, c in zip(fast[-1], looped, with_sharper):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-12 * (1 + np.max(np.abs(b)))
+        assert np.max(np.abs(c[:-1] - a)) <= 1e-12 * (1 + np.max(np.abs(a)))
+
+
+@given(problems(), st.integers(1, 5))
+def test_while_every_step_lowers_the_objective_adapt_is_plain_gradient_descent_bit_for_bit(problem, steps):
+    """At half the rate 1 / (reg + largest curvature at theta) plain steps lower every task's F, except on
+    draws where the curvature grows away from theta (a ReLU switching), which are discarded."""
+    params, tasks, _ = problem
+    reg, inner_lr = well_conditioned(params, tasks)
+    inner_lr, (x, y) = inner_lr / 2, tasks[:2]
+    plain = [np.repeat(p[None], len(x), axis=0) for p in params]
+    values = [task_objectives(plain, params, x, y, reg)]
+    for _ in range(steps):
+        grads = imaml.task_grads(plain, x, y, mlp.mse)
+        plain = [w - inner_lr * (g + reg * (w - p)) for w, g, p in zip(plain, grads, params)]
+        values.append(task_objectives(plain, params, x, y, reg))
+    assume(all(np.all(after <= before + 1e-12 * np.abs(before)) for before, after in zip(values, values[1:])))
+    assert all(np.array_equal(a, b) for a, b in zip(imaml.adapt(params, x, y, mlp.mse, inner_lr, steps, reg), plain))
 
 
 def test_the_implicit_correction_is_really_there():

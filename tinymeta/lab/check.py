@@ -4,14 +4,15 @@ FILE implements the functions of tinymeta/ALGO.py with the same signatures (a ch
 loaded under a private module name, so tinymeta's own ALGO.py is never imported in its place. Every
 property is checked on the same random cases (a small ReLU MLP with mlp.mse as the loss, regression
 tasks, a step count and a rate), each rebuilt by `draw(seed)`, or by `ALGORITHMS[ALGO].prepare(draw(seed))`
-for an algorithm with settings of its own (iMAML's reg and inner rate, CAVIA's contexts); an algorithm's
+for an algorithm with settings of its own (iMAML's reg, inner rate and steps, CAVIA's contexts); an algorithm's
 learned meta-parameters for a case are `ALGORITHMS[ALGO].meta(case)`. The expected values come from slow,
 obvious references written here (a Python loop over tasks, one task's gradient at a time). One line per
 property: ✓ or ✗, the worst error, and for a failure the smallest failing case. Exit status 0 if every
 property holds, 1 if one does not, 2 if FILE cannot be checked (missing, raises on import, lacks a function).
 
-A new algorithm is one entry in ALGORITHMS: how to call its functions, its inner step for one task,
-its own settings for a case, and which properties apply.
+A new algorithm is one entry in ALGORITHMS: how to call its functions, its inner step for one task (or
+its whole inner loop, if a step needs more than the weights and their gradient), its own settings for a
+case, and which properties apply.
 """
 import argparse
 import functools
@@ -94,7 +95,12 @@ def trajectory(params, x, y, update, steps):
         for s in range(steps):
             ws.append(update(ws[-1], grad(mlp.mse)(ws[-1], xt, yt), s))
         per_task.append(ws)
-    return [[np.stack([ws[s][i] for ws in per_task]) for i in range(len(params))] for s in range(steps + 1)]
+    return stacked(per_task)
+
+
+def stacked(per_task):
+    """Each task's list of fast weights after 0, 1, ..., steps steps -> one list of (T,) + p.shape arrays per step."""
+    return [[np.stack(arrays) for arrays in zip(*at_step)] for at_step in zip(*per_task)]
 
 
 def query_loss(fast, tasks):
@@ -154,6 +160,31 @@ def pulled(theta, inner_lr, reg):  # iMAML: a step on L_s(w) + reg/2 |w - theta|
     return lambda w, g, s: [p - inner_lr * (gi + reg * (p - t)) for p, gi, t in zip(w, g, theta)]
 
 
+def regularised(w, theta, x, y, reg):
+    """iMAML's objective for one task: L_s(w) + reg/2 |w - theta|^2."""
+    return mlp.mse(w, x, y) + reg / 2 * sum(np.sum((p - t) ** 2) for p, t in zip(w, theta))
+
+
+def halving(theta, x, y, inner_lr, reg, steps):
+    """iMAML's inner loop, `trajectory`'s output: for each task alone, `pulled` steps from theta at a rate
+    that starts at inner_lr; a step that would raise the task's objective beyond rounding (or make it nan)
+    is not taken, and halves the rate."""
+    per_task = []
+    for xt, yt in zip(x, y):
+        ws, rate = [list(theta)], inner_lr
+        for s in range(steps):
+            w = ws[-1]
+            trial = pulled(theta, rate, reg)(w, grad(mlp.mse)(w, xt, yt), s)
+            value = regularised(w, theta, xt, yt, reg)
+            if regularised(trial, theta, xt, yt, reg) <= value + 1e-12 * abs(value):
+                ws.append(trial)
+            else:
+                ws.append(w)
+                rate = rate / 2
+        per_task.append(ws)
+    return stacked(per_task)
+
+
 def loss_hessian(params, x, y):
     """The Hessian of mlp.mse on one task at params, (n, n) over its n weights flattened. Column i is H e_i,
     the gradient of <grad L, e_i>: all n columns at once, from n copies of the network (mlp.mse takes a
@@ -171,8 +202,9 @@ def loss_hessian(params, x, y):
 
 def implicit_gradient(params, tasks, inner_lr, steps, reg):
     """iMAML's meta-gradient task by task with dense matrices: the mean over tasks of
-    solve(I + H / reg, grad L_q(phi_t)), phi_t from the per-task loop and H its support-loss Hessian at phi_t."""
-    phi = trajectory(params, tasks.x_support, tasks.y_support, pulled(params, inner_lr, reg), steps)[-1]
+    solve(I + H / reg, grad L_q(phi_t)), phi_t from the per-task loop `halving` and H its support-loss
+    Hessian at phi_t."""
+    phi = halving(params, tasks.x_support, tasks.y_support, inner_lr, reg, steps)[-1]
     per_task = []
     for t in range(len(tasks.x_support)):
         w = [p[t] for p in phi]
@@ -261,15 +293,22 @@ def support(case):
     return case.tasks.x_support, case.tasks.y_support
 
 
+def looped(algo, meta, case, steps):
+    """The reference's fast weights after 0, 1, ..., steps inner steps: algo.loop's, or a trajectory of algo.update."""
+    if algo.loop:
+        return algo.loop(meta, case, steps)
+    return trajectory(case.params, *support(case), algo.update(meta, case), steps)
+
+
 def adapt_is_a_loop(algo, m, case, more=0):
     meta = algo.meta(case)
-    expected = trajectory(case.params, *support(case), algo.update(meta, case), case.steps + more)[-1]
+    expected = looped(algo, meta, case, case.steps + more)[-1]
     return distance(algo.adapt(m, meta, *support(case), case, case.steps + more), expected)
 
 
 def meta_loss_is_query_loss(algo, m, case):
     meta = algo.meta(case)
-    fast = trajectory(case.params, *support(case), algo.update(meta, case), case.steps)[-1]
+    fast = looped(algo, meta, case, case.steps)[-1]
     return scalar_distance(algo.loss(m, meta, case), query_loss(fast, case.tasks))
 
 
@@ -280,7 +319,7 @@ def gradient_is_central_differences(algo, m, case):
 def first_order_is_query_gradient(algo, m, case):
     meta = algo.meta(case)
     got = algo.weights(grad(lambda meta: algo.loss(m, meta, case, first_order=True))(meta))
-    fast = trajectory(case.params, *support(case), algo.update(meta, case), case.steps)[-1]
+    fast = looped(algo, meta, case, case.steps)[-1]
     return distance(got, query_gradient(fast, case.tasks))
 
 
@@ -334,8 +373,8 @@ def all_head_is_maml(algo, m, case):
 
 def multi_step_loss_is_weighted_sum(algo, m, case):
     meta, weights = algo.meta(case), case.rng.uniform(0, 1, case.steps)
-    looped = trajectory(case.params, *support(case), algo.update(meta, case), case.steps)
-    expected = sum(weights[s] * query_loss(looped[s + 1], case.tasks) for s in range(case.steps))
+    fast = looped(algo, meta, case, case.steps)
+    expected = sum(weights[s] * query_loss(fast[s + 1], case.tasks) for s in range(case.steps))
     return scalar_distance(m.meta_loss(meta, case.tasks, mlp.mse, weights), expected)
 
 
@@ -371,6 +410,30 @@ def msl_weights_anneal(algo, m, case):
 
 CG_STEPS = 20  # for the meta-gradient. At phi, on seeds 0-999, I + H/reg had eigenvalues in [0.76, 1.51]
 # (imaml_case): CG's error bound shrinks about 6 times a step, to below 1e-15 in 20 steps
+
+
+def objective_never_rises(algo, m, case):
+    """The largest rise of a task's objective from k to k + 1 steps of adapt, relative to 1 + its value."""
+    x, y = support(case)
+    fast = [algo.adapt(m, algo.meta(case), x, y, case, k) for k in range(case.steps + 1)]
+    worst = 0.0
+    for t in range(len(x)):
+        values = [regularised([w[t] for w in f], case.params, x[t], y[t], case.settings["reg"]) for f in fast]
+        for k in range(case.steps):
+            rise = (values[k + 1] - values[k]) / (1 + abs(values[k]))
+            if not rise <= TOL:  # also catches nan
+                raise Failed(f"task {t}'s objective went from {values[k]:.6g} to {values[k + 1]:.6g} at step {k + 1}")
+            worst = max(worst, rise)
+    return worst
+
+
+def own_rates(algo, m, case):
+    """adapt with one more task, task 0's support points times 10 (its first step refused on 95 of seeds 0-99),
+    against adapt without it, on the case's tasks; a step more than the case's, so that a refusal has an effect."""
+    (x, y), steps = support(case), case.steps + 1
+    sharper = np.concatenate([x, 10 * x[:1]]), np.concatenate([y, 10 * y[:1]])
+    more = algo.adapt(m, algo.meta(case), *sharper, case, steps)
+    return distance([w[:-1] for w in more], algo.adapt(m, algo.meta(case), x, y, case, steps))
 
 
 def implicit_is_dense(algo, m, case):
@@ -467,6 +530,12 @@ MULTI_STEP_GRADIENT = Property("multi-step meta-gradient: autograd's equals cent
                                multi_step_gradient_is_central_differences, gradcheck.TOL)
 MSL_WEIGHTS = Property("msl_weights: sum to 1, uniform at first, one-hot on the last step after annealing",
                        msl_weights_anneal, 1e-12, once=True)
+HALVING = Property("adapt: batched equals a per-task loop in which a step that would raise the task's objective "
+                   "is not taken and halves its rate", adapt_is_a_loop, TOL)
+NEVER_RISES = Property("adapt: no task's objective L_s + reg/2 |phi - theta|^2 rises from k to k + 1 steps "
+                       "(relative to 1 + itself)", objective_never_rises, TOL)
+OWN_RATES = Property("adapt: every task has its own rate: a sharper task added to the batch, whose steps get refused, "
+                     "changes no other task's fast weights", own_rates, TOL)
 QUERY_LOSS = Property("query_loss_and_meta_gradient: its loss is the mean query loss after adapting, task by task",
                       meta_loss_is_query_loss, TOL)
 IMPLICIT = Property(f"meta_gradient: the mean of (I + H/reg)^-1 grad L_q at phi, H a dense Hessian, task by task "
@@ -568,10 +637,15 @@ def largest_curvature(seed):
 def imaml_case(case):
     """iMAML's case: reg four times the support losses' largest curvature at theta, so that near theta
     I + H/reg has eigenvalues in [0.75, 1.25] (positive definite, and CG converges fast), and an inner rate
-    of 1 / (reg + largest curvature), at which the regularised steps contract toward phi."""
+    of 1 / (reg + largest curvature), at which the regularised steps contract toward phi; or, in one case in
+    three, 1.5 to 2 times plain steps' stability limit 2 / (reg + largest curvature) and a step more, at which
+    steps get refused and rates halved (on seeds 0-999, 330 such cases: in every one some task's step is
+    refused and its next step taken)."""
     largest = largest_curvature(case.seed)
-    reg = 4 * largest
-    return case._replace(inner_lr=1 / (reg + largest), settings={"reg": reg})
+    reg, limit = 4 * largest, 2 / (5 * largest)
+    if case.rng.uniform() < 1 / 3:
+        return case._replace(steps=case.steps + 1, inner_lr=case.rng.uniform(1.5, 2) * limit, settings={"reg": reg})
+    return case._replace(inner_lr=limit / 2, settings={"reg": reg})
 
 
 def imaml_bad_inputs(m, case):
@@ -606,15 +680,16 @@ Algorithm = namedtuple("Algorithm", [
     "functions",   # the names FILE must define
     "meta",        # case -> learned meta-parameters away from their init (as autograd differentiates them)
     "weights",     # meta-parameters (or their gradient) -> the network's weights among them
-    "update",      # (meta, case) -> the inner step of one task, (w, g, s) -> w
+    "update",      # (meta, case) -> the inner step of one task, (w, g, s) -> w, or None (see loop)
     "adapt",       # (module, meta, x, y, case, steps) -> module's fast weights
     "loss",        # (module, meta, case, **first_order) -> module's meta-loss
     "init",        # (module, case) -> module's initial meta-parameters, for the reduction to MAML
     "h",           # finite-difference step: learned rates and matrices bend the meta-loss sharply
     "bad_inputs",  # (module, case) -> [(label, call that must raise ValueError)]
     "properties",
-    "prepare"],    # case -> the case with the algorithm's own settings (case.settings), or None: as drawn
-    defaults=(None,))
+    "prepare",     # case -> the case with the algorithm's own settings (case.settings), or None: as drawn
+    "loop"],       # (meta, case, steps) -> the reference's fast weights after 0..steps steps, where a step
+    defaults=(None, None))  # depends on more than w, g and s (iMAML's); None: update's trajectory
 
 
 def meta_params(meta):
@@ -684,14 +759,15 @@ ALGORITHMS = {
         properties=(ADAPT, META_LOSS, GRADIENT, FIRST_ORDER, ALL_HEAD, ZERO_STEPS, BAD_INPUT)),
     "imaml": Algorithm(
         functions=("adapt", "query_loss_and_meta_gradient", "meta_gradient", "cg"), **MAML_LIKE, init=None,
-        prepare=imaml_case,
-        update=lambda meta, case: pulled(meta, case.inner_lr, case.settings["reg"]),
+        prepare=imaml_case, update=None,
+        loop=lambda meta, case, steps: halving(meta, *support(case), case.inner_lr, case.settings["reg"], steps),
         adapt=lambda m, meta, x, y, case, steps: m.adapt(meta, x, y, mlp.mse, case.inner_lr, steps,
                                                          case.settings["reg"]),
         loss=lambda m, meta, case: m.query_loss_and_meta_gradient(meta, case.tasks, mlp.mse, case.inner_lr,
                                                                   case.steps, case.settings["reg"], 1)[0],
         bad_inputs=imaml_bad_inputs,
-        properties=(ADAPT, QUERY_LOSS, IMPLICIT, CG_ITERATES, CG_SOLVES, ZERO_STEPS, BAD_INPUT)),
+        properties=(HALVING, NEVER_RISES, OWN_RATES, QUERY_LOSS, IMPLICIT, CG_ITERATES, CG_SOLVES, ZERO_STEPS,
+                    BAD_INPUT)),
     "cavia": Algorithm(
         functions=("with_context", "adapt", "meta_loss"), **MAML_LIKE, init=None, update=None,
         prepare=cavia_case,
