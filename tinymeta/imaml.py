@@ -25,8 +25,9 @@ def adapt(params, x, y, loss, inner_lr, inner_steps, reg):
 
     params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). Each task's rate starts at
     inner_lr; a step that would raise its F_t (beyond rounding) is not taken and halves its rate, so however
-    sharp theta grows in meta-training no inner loop blows up (plain steps are stable only for rates
-    below 2 / (reg + the largest eigenvalue of H_s)). While every step lowers F_t these are plain steps.
+    sharp theta grows no inner loop blows up (plain steps are stable only for rates below 2 / (reg + the
+    largest eigenvalue of H_s)), though halved rates may then stop short of the minimiser (tutorial 09).
+    While every step lowers F_t these are plain steps.
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
     check(x, y, inner_lr, inner_steps, reg)
