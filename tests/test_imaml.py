@@ -170,6 +170,19 @@ def test_cg_with_a_zero_right_hand_side_stays_at_zero():
     assert np.array_equal(u[0], np.array([[0.0, 0.0], [0.5, 1.0]]))
 
 
+def test_cg_run_long_past_convergence_stays_at_the_solution():
+    """Steps after CG has converged shrink the residual toward underflow (p^T A p can reach 0 before r^T r
+    does): they must leave the solution where it is, not divide by 0. 300 diagonal systems, b of any scale
+    (guarded by r^T r == 0 alone, one of them came back nan)."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(1, 5))
+        d, b = rng.uniform(0.5, 2, n), rng.standard_normal(n) * 10.0 ** rng.integers(-5, 5)
+        with np.errstate(divide="raise", invalid="raise", over="raise"):  # no 0 / 0, x / 0 or overflow on the way
+            u = imaml.cg(lambda v: [v[0] * d], [b[None]], int(rng.integers(n, 200)))[0][0]  # n steps solve it
+        assert np.allclose(u, b / d, rtol=1e-10, atol=0)
+
+
 @given(problems(), regs, st.integers(1, 3))
 def test_batched_equals_per_task_loop(problem, reg, steps):
     params, tasks, _ = problem

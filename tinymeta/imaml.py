@@ -83,8 +83,9 @@ def cg(matvec, b, steps):
     rr = task_dots(r, r)  # (T,)
     for _ in range(steps):
         Ap = matvec(p)
-        done = rr == 0  # solved exactly (or b = 0): stay put instead of dividing 0 by 0
-        alpha = np.where(done, 0.0, rr / np.where(done, 1.0, task_dots(p, Ap)))  # (T,)
+        pAp = task_dots(p, Ap)  # (T,)
+        done = (rr == 0) | (pAp == 0)  # solved (or b = 0), or so nearly that p's curvature underflows: stay put
+        alpha = np.where(done, 0.0, rr / np.where(done, 1.0, pAp))  # (T,)
         u = [ui + per_task(alpha, pi) * pi for ui, pi in zip(u, p)]
         r = [ri - per_task(alpha, pi) * api for ri, pi, api in zip(r, p, Ap)]
         rr_new = task_dots(r, r)
