@@ -86,8 +86,8 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      "hvp = lambda v: task_hvps(fast, v,", "hvp = lambda v: task_hvps(params, v,",
      {check.IMPLICIT}, "10 of 10 cases fail"),
     ("imaml: CG's step sizes shared by all tasks", "imaml",
-     "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, task_dots(p, Ap)))",
-     "alpha = np.where(done, 0.0, np.sum(rr) / np.where(done, 1.0, np.sum(task_dots(p, Ap))))",
+     "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, pAp))",
+     "alpha = np.where(done, 0.0, np.sum(rr) / np.where(done, 1.0, np.sum(pAp)))",
      {check.CG_ITERATES, check.CG_SOLVES}, "2 tasks, K"),  # the smallest failing cases: one task's sizes are its own
     ("imaml: plain steps, no halving", "imaml",
      "lower = trial_value <= value + 1e-12 * np.abs(value)", "lower = np.full(len(x), True)",
