@@ -63,7 +63,9 @@ RUNS.update({f"{a}-5step-k{k}": run(a, k, settings=dict(inner_steps=5, **(dict(c
 # tasks, median 640 at He init, reached 2,600-4,000) past the inner rate's stability limit, which the implicit
 # gradient cannot see; (0.001, reg 1) stayed stable and did not learn (3.6 -> 3.4). With the halving rule,
 # (0.01, reg 30, 20 steps) and (0.01, reg 100, 10 steps) trained 3,000 iterations to 0.67 and 0.70 after 10 steps.
-# NOT YET A RESULT: the K = 10 run of these candidates (2026-12-02) chose (0.003, reg 100) on validation tasks
+# NOT YET A RESULT, so iMAML has no runs here (nor in `make reproduce`) until it trains. The runs tried, imaml-k10 and
+# imaml-k5: run("imaml", k, settings=dict(inner_steps=10, cg_steps=5, clip=10.0), score_steps=REPORT_STEPS, select=
+# ("train", [dict(inner_lr=lr, reg=reg) for lr in (0.003, 0.01) for reg in (30.0, 100.0)])). The K = 10 run (2026-12-02) chose (0.003, reg 100) on validation tasks
 # (mean of 1-, 5- and 10-step validation MSE after 5,000 iterations: 2.71 / 2.26 / 2.91 / 2.91 for (0.003, 30),
 # (0.003, 100), (0.01, 30), (0.01, 100)); trained 70,000 iterations, its training query loss (median of 500
 # iterations) fell to 0.49 at 10,000, then rose, 7.2 at 30,000 and 215 at 70,000: theta kept sharpening, the
@@ -77,9 +79,6 @@ RUNS.update({f"{a}-5step-k{k}": run(a, k, settings=dict(inner_steps=5, **(dict(c
 # 15,000, no task diverged, at about 40 ms per iteration with another training running (70,000: ~47 min).
 # CAVIA uses 5 context parameters, the default of the authors' code (lmzintgraf/cavia), and one inner step; its
 # inner rate is chosen on validation tasks.
-RUNS.update({f"imaml-k{k}": run("imaml", k, settings=dict(inner_steps=10, cg_steps=5, clip=10.0), score_steps=REPORT_STEPS,
-                                select=("train", [dict(inner_lr=lr, reg=reg) for lr in (0.003, 0.01) for reg in (30.0, 100.0)]))
-             for k in SHOTS})
 RUNS.update({f"cavia-k{k}": run("cavia", k, settings=dict(n_context=5), score_steps=REPORT_STEPS,
                                 select=("train", [dict(inner_lr=lr) for lr in (0.1, 0.3, 1.0)]))
              for k in SHOTS})
