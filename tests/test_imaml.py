@@ -1,6 +1,7 @@
 """iMAML: the implicit meta-gradient against a closed form, against central differences of the solved
 inner problem, against an explicit Hessian; conjugate gradient's residual; batched against a loop; the inner
-loop's rule (a step that would raise a task's objective is not taken and halves its rate)."""
+loop's rule (a step that would raise a task's objective is not taken and halves its rate), with gradient
+steps and with Newton steps (newton_cg)."""
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -30,15 +31,20 @@ def task_objectives(fast, params, x, y, reg):
     return np.array([regularised([w[t] for w in fast], params, x[t], y[t], reg) for t in range(len(x))])
 
 
-def adapt_one_task_at_a_time(params, x, y, inner_lr, steps, reg):
-    """The inner loop written the slow, obvious way: gradient steps on each task's F, at a rate that starts at
-    inner_lr; a step that would raise F (beyond rounding) is not taken, and halves the rate."""
+def adapt_one_task_at_a_time(params, x, y, inner_lr, steps, reg, newton=False):
+    """The inner loop written the slow, obvious way: gradient steps on each task's F (or, with newton, Newton
+    steps by an explicit solve with F's Hessian), at a rate that starts at inner_lr; a step that would raise F
+    (beyond rounding) is not taken, and halves the rate."""
     out = []
     for xt, yt in zip(x, y):
         w, rate = params, inner_lr
         for _ in range(steps):
-            g = grad(mlp.mse)(w, xt, yt)
-            trial = [wi - rate * (gi + reg * (wi - p)) for wi, gi, p in zip(w, g, params)]
+            g = [gi + reg * (wi - p) for wi, gi, p in zip(w, grad(mlp.mse)(w, xt, yt), params)]  # grad F
+            if newton:
+                flat, unflatten = flatten(w)
+                F = lambda v: regularised(unflatten(v), params, xt, yt, reg)
+                g = unflatten(np.linalg.solve(hessian(F)(flat), flatten(g)[0]))
+            trial = [wi - rate * gi for wi, gi in zip(w, g)]
             value = regularised(w, params, xt, yt, reg)
             if regularised(trial, params, xt, yt, reg) <= value + 1e-12 * abs(value):
                 w = trial
@@ -91,6 +97,14 @@ def test_linear_model_meta_gradient_is_the_derivative_of_the_closed_form(problem
     assert np.allclose(flatten(meta)[0], exact, rtol=1e-9, atol=1e-12 * (1 + np.max(np.abs(exact))))
     directional_check(query_loss_at_closed_form, flat, flatten(meta)[0], rng, "imaml.meta_gradient (linear)")
 
+    # F is quadratic: one Newton step at rate 1 (n CG steps) lands on the closed form, whatever the curvature
+    newton = imaml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, 1.0, 1, reg, newton_cg=n)
+    for t in range(len(H)):
+        closed = np.linalg.solve(H[t] + reg * np.eye(n), reg * flat + b[t])
+        assert np.allclose(flatten([w[t] for w in newton])[0], closed, rtol=1e-9, atol=1e-11)
+    newton_meta = imaml.meta_gradient(params, tasks, mlp.mse, 1.0, 1, reg, cg_steps=n, newton_cg=n)
+    assert np.allclose(flatten(newton_meta)[0], exact, rtol=1e-8, atol=1e-11 * (1 + np.max(np.abs(exact))))
+
 
 def well_conditioned(params, tasks, factor=2):
     """reg = factor (> 1) times the largest |eigenvalue| of the support Hessians at theta, inner_lr =
@@ -101,8 +115,8 @@ def well_conditioned(params, tasks, factor=2):
     return factor * largest, 1 / ((1 + factor) * largest)
 
 
-@given(problems())
-def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_problem(problem):
+@given(problems(), st.booleans())
+def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_problem(problem, newton):
     """Where the inner problem has a stationary point, which GD finds. On some draws (about one in seven)
     a ReLU kink sits at the minimiser: the gradient jumps across zero there, GD bounces across it (adapt's
     rule refuses the steps that raise F and creeps closer at ever smaller rates), the gradient never vanishes,
@@ -110,18 +124,20 @@ def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_proble
     most)."""
     params, tasks, rng = problem
     reg, inner_lr = well_conditioned(params, tasks, factor=3)
-    steps, cg_steps = 50, 20
+    steps, cg_steps, newton_cg = 50, 20, 0
+    if newton:  # the inner problem solved by 8 Newton steps, each by 20 CG steps
+        inner_lr, steps, newton_cg = 1.0, 8, 20
 
     def query_loss_after_solving(theta):  # imaml.adapt is checked against a per-task loop below
-        phi = imaml.adapt(theta, tasks.x_support, tasks.y_support, mlp.mse, inner_lr, steps, reg)
+        phi = imaml.adapt(theta, tasks.x_support, tasks.y_support, mlp.mse, inner_lr, steps, reg, newton_cg)
         return np.mean(mlp.mse(phi, tasks.x_query, tasks.y_query))
 
-    phi = imaml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, inner_lr, steps, reg)
+    phi = imaml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, inner_lr, steps, reg, newton_cg)
     inner_grads = imaml.task_grads(phi, tasks.x_support, tasks.y_support, mlp.mse)
     regularised = np.concatenate([(g + reg * (w - p)).reshape(len(w), -1) for g, w, p in zip(inner_grads, phi, params)], axis=1)
     assume(np.max(np.linalg.norm(regularised, axis=1)) <= 1e-10)  # solved: the inner gradient is ~0 for every task
 
-    meta = imaml.meta_gradient(params, tasks, mlp.mse, inner_lr, steps, reg, cg_steps)
+    meta = imaml.meta_gradient(params, tasks, mlp.mse, inner_lr, steps, reg, cg_steps, newton_cg)
     # the minimiser is drawn to ReLU kinks, so theta -> L_q(phi(theta)) may have one within 1e-4 of theta
     # along every direction tried: hence a step smaller than the default
     directional_check(query_loss_after_solving, params, meta, rng, "imaml.meta_gradient (MLP)", h=1e-5)
@@ -240,6 +256,39 @@ def test_while_every_step_lowers_the_objective_adapt_is_plain_gradient_descent_b
     assert all(np.array_equal(a, b) for a, b in zip(imaml.adapt(params, x, y, mlp.mse, inner_lr, steps, reg), plain))
 
 
+@given(problems(), st.floats(2, 10), st.integers(1, 3))
+def test_newton_steps_batched_equal_a_per_task_loop_with_an_explicit_solve(problem, factor, steps):
+    """With as many CG steps as unknowns, newton_cg's steps are (reg I + H_F)^-1 grad F, task by task, and
+    the meta-gradient after them is the mean of the single tasks' (here I + H/reg is well conditioned)."""
+    params, tasks, _ = problem
+    reg, _ = well_conditioned(params, tasks, factor)
+    n, (x, y) = len(flatten(params)[0]), tasks[:2]
+    batched = imaml.adapt(params, x, y, mlp.mse, 1.0, steps, reg, newton_cg=n)
+    looped = adapt_one_task_at_a_time(params, x, y, 1.0, steps, reg, newton=True)
+    for a, b in zip(batched, looped):
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-8 * (1 + np.max(np.abs(b)))
+    meta = imaml.meta_gradient(params, tasks, mlp.mse, 1.0, steps, reg, 5, newton_cg=n)
+    singles = [imaml.meta_gradient(params, one_task(tasks, t), mlp.mse, 1.0, steps, reg, 5, newton_cg=n)
+               for t in range(len(x))]
+    for m, ss in zip(meta, zip(*singles)):
+        assert np.max(np.abs(m - np.mean(ss, axis=0))) <= 1e-10 * (1 + np.max(np.abs(m)))
+
+
+@given(problems(), regs, st.floats(0.5, 4), st.integers(1, 4), st.integers(1, 4))
+def test_newton_steps_never_raise_the_objective_and_each_task_keeps_its_own_rate(problem, reg, inner_lr, newton_cg, steps):
+    """Any reg (I + H/reg may be indefinite, CG short), any rate up to 4 (past 2 a Newton step overshoots a
+    quadratic): no task's F rises from k to k + 1 steps, and each task in the batch is what it is alone."""
+    params, tasks, _ = problem
+    x, y = tasks[:2]
+    fast = [imaml.adapt(params, x, y, mlp.mse, inner_lr, k, reg, newton_cg) for k in range(steps + 1)]
+    values = np.array([task_objectives(f, params, x, y, reg) for f in fast])  # (steps + 1, T)
+    assert np.all(values[1:] <= values[:-1] + 2e-12 * np.abs(values[:-1]))  # False for nan
+    for t in range(len(x)):
+        alone = imaml.adapt(params, x[t:t + 1], y[t:t + 1], mlp.mse, inner_lr, steps, reg, newton_cg)
+        for a, b in zip(fast[-1], alone):
+            assert np.max(np.abs(a[t] - b[0])) <= 1e-12 * (1 + np.max(np.abs(b)))
+
+
 def test_the_implicit_correction_is_really_there():
     """On sinusoid tasks the meta-gradient differs from the query gradient at phi (reg = 1: H/reg is not small)."""
     rng = np.random.default_rng(0)
@@ -258,6 +307,8 @@ def test_the_implicit_correction_is_really_there():
     (dict(reg=float("nan")), "reg must be > 0, got nan"),
     (dict(cg_steps=0), "cg_steps must be an integer >= 1, got 0"),
     (dict(cg_steps=2.5), "cg_steps must be an integer >= 1, got 2.5"),
+    (dict(newton_cg=-1), "newton_cg must be an integer >= 0, got -1"),
+    (dict(newton_cg=0.5), "newton_cg must be an integer >= 0, got 0.5"),
 ])
 def test_bad_arguments(kwargs, message):
     rng = np.random.default_rng(0)

@@ -30,17 +30,21 @@ def test_cavia_runs_have_a_network_with_the_context_inputs(tmp_path):
     assert state["meta"]["params"][0].shape == (3, 4)  # x and two contexts
 
 
-def test_imaml_loss_and_gradient_are_the_modules():
+@pytest.mark.parametrize("newton_cg", [0, 2])
+def test_imaml_loss_and_gradient_are_the_modules(newton_cg):
     rng = np.random.default_rng(1)
-    config = train.make_config("imaml", inner_lr=0.01, inner_steps=3, reg=5.0, cg_steps=4)
+    config = train.make_config("imaml", inner_lr=0.01, inner_steps=3, reg=5.0, cg_steps=4, newton_cg=newton_cg)
     params = mlp.init(rng, (1, 8, 1))
     tasks = sinusoid.sample_tasks(rng, 4, 5, 5)
     loss, g = registry.ALGORITHMS["imaml"].loss_and_grad({"params": params}, tasks, config, 1)
-    expected = imaml.query_loss_and_meta_gradient(params, tasks, mlp.mse, 0.01, 3, 5.0, 4)
+    expected = imaml.query_loss_and_meta_gradient(params, tasks, mlp.mse, 0.01, 3, 5.0, 4, newton_cg)
     assert loss == expected[0] and all(np.array_equal(a, b) for a, b in zip(g["params"], expected[1]))
     fast = registry.ALGORITHMS["imaml"].adapt({"params": params}, tasks.x_support, tasks.y_support, config, 2)
     assert all(np.array_equal(a, b) for a, b in
-               zip(fast, imaml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, 0.01, 2, 5.0)))
+               zip(fast, imaml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, 0.01, 2, 5.0, newton_cg)))
+    if newton_cg:  # the flag reaches the module: Newton steps are not gradient steps
+        plain = imaml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, 0.01, 2, 5.0)
+        assert not all(np.array_equal(a, b) for a, b in zip(fast, plain))
 
 
 def test_imaml_refuses_zero_cg_steps(tmp_path):

@@ -4,9 +4,10 @@ Each task's fast weights minimise its support loss with a pull back toward theta
 
     phi_t = argmin_phi  L_{s_t}(phi) + (reg / 2) ||phi - theta||^2        (reg is the paper's lambda)
 
-found approximately by `inner_steps` gradient steps from theta, each task's rate starting at inner_lr
-and halved whenever its step would raise its objective. The implicit function theorem then gives the
-meta-gradient without differentiating through those steps, however phi_t was found:
+found approximately by `inner_steps` steps from theta: gradient steps, or with newton_cg > 0 Newton steps
+(the paper's Hessian-free solver), each task's rate starting at inner_lr and halved whenever its step would
+raise its objective. The implicit function theorem then gives the meta-gradient without differentiating
+through those steps, however phi_t was found:
 
     d L_{q_t}(phi_t) / d theta = (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t),
 
@@ -20,22 +21,28 @@ import autograd.numpy as np
 from autograd import grad
 
 
-def adapt(params, x, y, loss, inner_lr, inner_steps, reg):
-    """phi_t for every task: `inner_steps` gradient steps on F_t(phi) = L_s(phi) + (reg/2)||phi - params||^2.
+def adapt(params, x, y, loss, inner_lr, inner_steps, reg, newton_cg=0):
+    """phi_t for every task: `inner_steps` steps on F_t(phi) = L_s(phi) + (reg/2)||phi - params||^2.
 
-    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). Each task's rate starts at
+    params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). newton_cg = 0: gradient steps,
+    phi - rate grad F_t; newton_cg = n > 0: Newton steps, phi - rate (reg I + H_s)^{-1} grad F_t, the inverse
+    applied by n CG steps (one Newton step at rate 1 solves a quadratic F_t). Each task's rate starts at
     inner_lr; a step that would raise its F_t (beyond rounding) is not taken and halves its rate, so however
-    sharp theta grows no inner loop blows up (plain steps are stable only for rates below 2 / (reg + the
-    largest eigenvalue of H_s)), though halved rates may then stop short of the minimiser (tutorial 09).
-    While every step lowers F_t these are plain steps.
+    sharp theta grows no inner loop blows up (plain gradient steps are stable only for rates below
+    2 / (reg + the largest eigenvalue of H_s)), though halved rates may then stop short of the minimiser
+    (tutorial 09). While every step lowers F_t these are plain steps.
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
     check(x, y, inner_lr, inner_steps, reg)
+    if int(newton_cg) != newton_cg or newton_cg < 0:
+        raise ValueError(f"newton_cg must be an integer >= 0, got {newton_cg!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
     rate, value = np.full(len(x), float(inner_lr)), objective(fast, params, x, y, loss, reg)  # (T,), (T,)
     for _ in range(inner_steps):
-        grads = task_grads(fast, x, y, loss)
-        trial = [w - per_task(rate, w) * (g + reg * (w - p)) for w, g, p in zip(fast, grads, params)]
+        step = [g + reg * (w - p) for w, g, p in zip(fast, task_grads(fast, x, y, loss), params)]  # grad F_t
+        if newton_cg:  # the Newton step (reg I + H_s)^{-1} grad F_t = (I + H_s/reg)^{-1} grad F_t / reg
+            step = cg(implicit_matrix(fast, x, y, loss, reg), [s / reg for s in step], newton_cg)
+        trial = [w - per_task(rate, w) * s for w, s in zip(fast, step)]
         trial_value = objective(trial, params, x, y, loss, reg)
         lower = trial_value <= value + 1e-12 * np.abs(value)  # (T,), rounding allowed; False for nan
         fast = [np.where(per_task(lower, w), t, w) for w, t in zip(fast, trial)]
@@ -48,26 +55,30 @@ def objective(fast, params, x, y, loss, reg):
     return loss(fast, x, y) + reg / 2 * sum(task_dots([w - p], [w - p]) for w, p in zip(fast, params))
 
 
-def query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps):
+def query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps, newton_cg=0):
     """(mean query loss at the phi_t, the iMAML meta-gradient: a list shaped like params).
 
     `tasks` has x_support, y_support (T, K, ...) and x_query, y_query (T, Q, ...). The meta-gradient is
-    the mean over tasks of (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t).
+    the mean over tasks of (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t); newton_cg as in adapt.
     """
     check(tasks.x_query, tasks.y_query, inner_lr, inner_steps, reg)
     if int(cg_steps) != cg_steps or cg_steps < 1:
         raise ValueError(f"cg_steps must be an integer >= 1, got {cg_steps!r}")
-    fast = adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, reg)
+    fast = adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, reg, newton_cg)
     query_grads = task_grads(fast, tasks.x_query, tasks.y_query, loss)  # (T,) + p.shape
-    hvp = lambda v: task_hvps(fast, v, tasks.x_support, tasks.y_support, loss)
-    solution = cg(lambda v: [u + h / reg for u, h in zip(v, hvp(v))], query_grads, cg_steps)
+    solution = cg(implicit_matrix(fast, tasks.x_support, tasks.y_support, loss, reg), query_grads, cg_steps)
     query_loss = np.mean(loss(fast, tasks.x_query, tasks.y_query))
     return query_loss, [np.mean(s, axis=0) for s in solution]
 
 
-def meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps):
+def meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps, newton_cg=0):
     """The iMAML meta-gradient, a list shaped like params, to hand to SGD or Adam."""
-    return query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps)[1]
+    return query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg, cg_steps, newton_cg)[1]
+
+
+def implicit_matrix(fast, x, y, loss, reg):
+    """v -> (I + H_{s_t}(fast_t) / reg) v_t for every task: the matrix that CG inverts, as a function."""
+    return lambda v: [u + h / reg for u, h in zip(v, task_hvps(fast, v, x, y, loss))]
 
 
 def cg(matvec, b, steps):

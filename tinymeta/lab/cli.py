@@ -25,6 +25,8 @@ OPTION_HELP = {  # the --flags made from registry.ALGORITHMS' options
                       "(needs --inner-steps 2 or more)",
     "reg": "the pull (reg/2)||phi - theta||^2 of iMAML's inner problem toward the initialisation",
     "cg_steps": "conjugate-gradient steps of iMAML's implicit meta-gradient (1 or more)",
+    "newton_cg": "0: iMAML's inner steps are gradient steps; N > 0: Newton steps, each by N conjugate-gradient "
+                 "steps (the paper's Hessian-free solver; --inner-lr 1 is the full Newton step)",
     "n_context": "context numbers appended to every input, the only thing CAVIA's inner loop adapts",
 }
 

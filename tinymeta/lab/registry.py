@@ -101,14 +101,15 @@ def imaml_init(params, config):
 
 def imaml_loss_and_grad(meta, tasks, config, iteration):
     """iMAML's query loss and implicit meta-gradient (no differentiation through the inner loop)."""
-    loss, g = imaml.query_loss_and_meta_gradient(meta["params"], tasks, mlp.mse, config["inner_lr"],
-                                                 config["inner_steps"], config["reg"], config["cg_steps"])
+    loss, g = imaml.query_loss_and_meta_gradient(meta["params"], tasks, mlp.mse, config["inner_lr"], config["inner_steps"],
+                                                 config["reg"], config["cg_steps"], config["newton_cg"])
     return loss, {"params": g}
 
 
 def imaml_adapt(meta, x, y, config, steps):
-    """iMAML's test-time adaptation: `steps` steps on the support loss plus the pull (reg/2)||phi - theta||^2."""
-    return imaml.adapt(meta["params"], x, y, mlp.mse, config["inner_lr"], steps, config["reg"])
+    """iMAML's test-time adaptation: `steps` steps (gradient, or Newton with newton_cg CG steps each) on the
+    support loss plus the pull (reg/2)||phi - theta||^2."""
+    return imaml.adapt(meta["params"], x, y, mlp.mse, config["inner_lr"], steps, config["reg"], config["newton_cg"])
 
 
 def cavia_adapt(meta, x, y, config, steps):
@@ -138,7 +139,7 @@ ALGORITHMS = {
                           dict(ANNEAL, msl_iterations=0)),
     "anil": Algorithm(params_only, differentiated(anil, "inner_lr", "inner_steps", on_params=True),
                       adapter(anil, "inner_lr", on_params=True), ANNEAL),
-    "imaml": Algorithm(imaml_init, imaml_loss_and_grad, imaml_adapt, dict(reg=10.0, cg_steps=5)),
+    "imaml": Algorithm(imaml_init, imaml_loss_and_grad, imaml_adapt, dict(reg=10.0, cg_steps=5, newton_cg=0)),
     "cavia": Algorithm(params_only, differentiated(cavia, "n_context", "inner_lr", "inner_steps", on_params=True),
                        cavia_adapt, dict(ANNEAL, n_context=5)),
 }
