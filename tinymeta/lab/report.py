@@ -123,8 +123,10 @@ def trained(run):
     if run["algorithm"] == "pretrain":
         return f"regression on all tasks; fine-tuned with lr {c['inner_lr']}"
     rate = "initial inner lr" if run["algorithm"] in ("metasgd", "lslr", "enhanced", "imaml") else "inner lr"
-    text = f"{c['inner_steps']} inner step{'s' * (c['inner_steps'] > 1)}, {rate} {c['inner_lr']}"
-    extras = [f"reg {c['reg']:g}, {c['cg_steps']} CG steps" if run["algorithm"] == "imaml" else "",
+    steps = f"{c['inner_steps']} inner {'Newton ' * bool(c.get('newton_cg'))}step{'s' * (c['inner_steps'] > 1)}"
+    each = f" ({c['newton_cg']} CG steps each)" if c.get("newton_cg") else ""
+    text = f"{steps}{each}, {rate} {c['inner_lr']}"
+    extras = [f"reg {c['reg']:g}, {c['cg_steps']} CG steps for the meta-gradient" if run["algorithm"] == "imaml" else "",
               f"{c['n_context']} context numbers" if run["algorithm"] == "cavia" else "",
               f"clip {c['clip']:g}" if c.get("clip") else "",
               f"multi-step loss for {c['msl_iterations']:,} its" if c.get("msl_iterations") else "",
