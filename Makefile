@@ -43,7 +43,7 @@ REPRO_FLAGS ?=
 # the published cells first, then the longest, so that two jobs finish together.
 REPRO_MULTI := $(foreach a,enhanced metacurvature lslr maml,$(foreach k,10 5,$(a)-5step-k$(k)))
 REPRO_ONE := $(foreach a,enhanced metacurvature maml metasgd pretrain fomaml lslr anil reptile,$(a)-k5 $(a)-k10)
-REPRO_NAMES := maml-finn-k10 pretrain-finn-k10 $(REPRO_MULTI) cavia-k10 cavia-k5 $(REPRO_ONE)
+REPRO_NAMES := maml-finn-k10 pretrain-finn-k10 $(REPRO_MULTI) imaml-k10 imaml-k5 cavia-k10 cavia-k5 $(REPRO_ONE)
 REPRO_RESULTS := $(foreach n,$(REPRO_NAMES),$(RESULTS)/runs/$(n)/result.json)
 .PHONY: reproduce reproduce-smoke
 reproduce: $(REPRO_RESULTS) | $(INSTALLED)

@@ -55,28 +55,33 @@ RUNS.update({f"{a}-5step-k{k}": run(a, k, settings=dict(inner_steps=5, **(dict(c
                                     score_steps=REPORT_STEPS)
              for a in MULTI_STEP for k in SHOTS})
 # iMAML and CAVIA: neither paper reports this sinusoid protocol, so their numbers are reported beside MAML's, not
-# held to a bar. iMAML (Rajeswaran et al. 2019) gives no setting for sinusoids: its initial inner rate and its
-# regulariser are chosen on validation tasks, with 10 inner steps, 5 CG steps and meta-gradients clipped to norm 10.
+# held to a bar. iMAML (Rajeswaran et al. 2019) gives no setting for sinusoids. First tried: gradient inner steps,
+# the initial inner rate and the regulariser chosen on validation tasks, with 10 inner steps, 5 CG steps and
+# meta-gradients clipped to norm 10.
 # Short trials (3,000 iterations, validation tasks) of plain inner steps, before imaml.adapt halved a task's rate on
 # a rising step, all failed: every setting from (0.01, reg 10, 20 steps) to (0.001, reg 300, 10 steps) diverged in
 # training within 2,000 iterations, as meta-training sharpened theta (the largest support-loss curvature on 20
 # tasks, median 640 at He init, reached 2,600-4,000) past the inner rate's stability limit, which the implicit
 # gradient cannot see; (0.001, reg 1) stayed stable and did not learn (3.6 -> 3.4). With the halving rule,
 # (0.01, reg 30, 20 steps) and (0.01, reg 100, 10 steps) trained 3,000 iterations to 0.67 and 0.70 after 10 steps.
-# NOT YET A RESULT, so iMAML has no runs here (nor in `make reproduce`) until it trains. The runs tried, imaml-k10 and
-# imaml-k5: run("imaml", k, settings=dict(inner_steps=10, cg_steps=5, clip=10.0), score_steps=REPORT_STEPS, select=
-# ("train", [dict(inner_lr=lr, reg=reg) for lr in (0.003, 0.01) for reg in (30.0, 100.0)])). The K = 10 run (2026-12-02) chose (0.003, reg 100) on validation tasks
+# The runs tried, imaml-k10 and imaml-k5, with those gradient steps: run("imaml", k, settings=dict(inner_steps=10,
+# cg_steps=5, clip=10.0), score_steps=REPORT_STEPS, select=("train", [dict(inner_lr=lr, reg=reg) for lr in (0.003,
+# 0.01) for reg in (30.0, 100.0)])). The K = 10 run (2026-12-02) chose (0.003, reg 100) on validation tasks
 # (mean of 1-, 5- and 10-step validation MSE after 5,000 iterations: 2.71 / 2.26 / 2.91 / 2.91 for (0.003, 30),
 # (0.003, 100), (0.01, 30), (0.01, 100)); trained 70,000 iterations, its training query loss (median of 500
 # iterations) fell to 0.49 at 10,000, then rose, 7.2 at 30,000 and 215 at 70,000: theta kept sharpening, the
 # halved rates stopped solving the inner problem, and the implicit gradient, which assumes it solved, led training
 # away. The final theta predicted MSE 1.4e5 with every inner step refused. The run and the K = 5 selection (stopped)
-# were set aside, not committed. iMAML needs an inner solver that solves the inner problem however sharp theta grows
-# (e.g. the paper's Hessian-free variant: Newton steps by CG on I + H/reg, with the halving as a safeguard) or a
-# setting that keeps theta from sharpening, found on validation tasks, before these runs count. A first try outside
-# the pipeline (K = 10, validation tasks): 2 guarded Newton steps (3 CG steps each, full step halved on a rise), reg
-# 100, 5 CG steps for the meta-gradient: 10-step validation MSE 0.595 after 3,000 iterations and 0.235 after
-# 15,000, no task diverged, at about 40 ms per iteration with another training running (70,000: ~47 min).
+# were set aside, not committed.
+# So iMAML's inner problem is solved by Newton steps, the paper's Hessian-free variant (its Table 2: 5 CG steps for
+# the search direction, a line search for the step): each step (reg I + H_s)^-1 grad F by 3 CG steps, at rate 1,
+# halved on a rise (imaml.adapt, newton_cg). A first try outside the pipeline (K = 10, validation tasks, 2 Newton
+# steps, reg 100): 10-step validation MSE 0.595 after 3,000 iterations and 0.235 after 15,000, no task diverged,
+# about 40 ms per iteration with another training running. 2 Newton steps in training (3 took 160 ms per iteration
+# with 5 CG steps each); the regulariser is chosen on validation tasks.
+RUNS.update({f"imaml-k{k}": run("imaml", k, settings=dict(inner_lr=1.0, inner_steps=2, newton_cg=3, cg_steps=5, clip=10.0),
+                                score_steps=REPORT_STEPS, select=("train", [dict(reg=reg) for reg in (30.0, 100.0, 300.0)]))
+             for k in SHOTS})
 # CAVIA uses 5 context parameters, the default of the authors' code (lmzintgraf/cavia), and one inner step; its
 # inner rate is chosen on validation tasks.
 RUNS.update({f"cavia-k{k}": run("cavia", k, settings=dict(n_context=5), score_steps=REPORT_STEPS,
