@@ -51,7 +51,8 @@ def test_reproduce_smoke(tmp_path):
     assert (out / "sinusoid-steps.png").stat().st_size > 10000
     # iMAML and CAVIA beside MAML, task by task: the mean paired difference is the difference of the two means
     mean = {(r["run"], r["shots"], r["steps"]): r["mse_query"] for r in rows}
-    for name in ("cavia-k5", "cavia-k10"):
+    assert json.loads((out / "runs" / "imaml-k10" / "config.json").read_text())["newton_cg"] == 3
+    for name in ("imaml-k5", "imaml-k10", "cavia-k5", "cavia-k10"):
         k = protocol.RUNS[name]["shots"]
         line = next(line for line in md.splitlines() if line.startswith(f"| {name} − maml-k{k} |"))
         assert line.split(" | ")[2].split(" ± ")[0] == report.number(mean[(name, k, 1)] - mean[(f"maml-k{k}", k, 1)])
