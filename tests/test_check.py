@@ -79,11 +79,11 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      "return np.append(early, 1 / inner_steps + (inner_steps - 1) * iteration / (inner_steps * anneal_iterations))",
      {check.MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
     ("imaml: the /reg forgotten in CG's operator", "imaml",
-     "[u + h / reg for u, h in zip(v, hvp(v))]", "[u + h for u, h in zip(v, hvp(v))]",
+     "[u + h / reg for u, h in zip(v, task_hvps(", "[u + h for u, h in zip(v, task_hvps(",
      {check.IMPLICIT}, "10 of 10 cases fail; smallest failing case: seed 0, sizes (3, 3, 3, 2), 1 task, K 1, Q 1, "
                        "1 step, inner_lr 0.01206, reg 66.36"),
     ("imaml: Hessian-vector products at theta, not phi", "imaml",
-     "hvp = lambda v: task_hvps(fast, v,", "hvp = lambda v: task_hvps(params, v,",
+     "solution = cg(implicit_matrix(fast,", "solution = cg(implicit_matrix(params,",
      {check.IMPLICIT}, "10 of 10 cases fail"),
     ("imaml: CG's step sizes shared by all tasks", "imaml",
      "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, pAp))",
