@@ -78,28 +78,54 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      "return np.append(early, 1 - np.sum(early))",
      "return np.append(early, 1 / inner_steps + (inner_steps - 1) * iteration / (inner_steps * anneal_iterations))",
      {check.MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
-    ("imaml: the /reg forgotten in CG's operator", "imaml",
-     "[u + h / reg for u, h in zip(v, hvp(v))]", "[u + h for u, h in zip(v, hvp(v))]",
-     {check.IMPLICIT}, "10 of 10 cases fail; smallest failing case: seed 0, sizes (3, 3, 3, 2), 1 task, K 1, Q 1, "
-                       "1 step, inner_lr 0.01206, reg 66.36"),
-    ("imaml: Hessian-vector products at theta, not phi", "imaml",
-     "hvp = lambda v: task_hvps(fast, v,", "hvp = lambda v: task_hvps(params, v,",
-     {check.IMPLICIT}, "10 of 10 cases fail"),
+    ("imaml: the /reg forgotten in CG's operator (the meta-gradient's and the Newton steps')", "imaml",
+     "[u + h / reg for u, h in zip(v, task_hvps(", "[u + h for u, h in zip(v, task_hvps(",
+     {check.IMPLICIT, check.NEWTON, check.NEWTON_IMPLICIT},
+     "10 of 10 cases fail; smallest failing case: seed 0, sizes (3, 3, 3, 2), 1 task, K 1, Q 1, 1 step, "
+     "inner_lr 0.01206, reg 66.36, newton_lr 1"),
+    ("imaml: the meta-gradient's Hessian-vector products at theta, not phi", "imaml",
+     "solution = cg(implicit_matrix(fast,", "solution = cg(implicit_matrix(params,",
+     {check.IMPLICIT, check.NEWTON_IMPLICIT}, "10 of 10 cases fail"),
     ("imaml: CG's step sizes shared by all tasks", "imaml",
      "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, pAp))",
      "alpha = np.where(done, 0.0, np.sum(rr) / np.where(done, 1.0, np.sum(pAp)))",
      {check.CG_ITERATES, check.CG_SOLVES}, "2 tasks, K"),  # the smallest failing cases: one task's sizes are its own
     ("imaml: plain steps, no halving", "imaml",
      "lower = trial_value <= value + 1e-12 * np.abs(value)", "lower = np.full(len(x), True)",
-     {check.HALVING, check.NEVER_RISES, check.QUERY_LOSS, check.IMPLICIT},
+     {check.HALVING, check.NEVER_RISES, check.QUERY_LOSS, check.IMPLICIT, check.NEWTON, check.NEWTON_NEVER_RISES,
+      check.NEWTON_IMPLICIT},
      "3 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, 2 steps, "
-     "inner_lr 0.09478, reg 26.57"),  # seeds 1, 2 and 9 have rates above the limit
+     "inner_lr 0.09478, reg 26.57, newton_lr 3"),  # seeds 1, 2 and 9 have rates above the limit
     ("imaml: a refused step keeps its rate", "imaml",
      "np.where(lower, rate, rate / 2)", "rate",
-     {check.HALVING, check.QUERY_LOSS, check.IMPLICIT}, "3 of 10 cases fail"),
+     {check.HALVING, check.QUERY_LOSS, check.IMPLICIT, check.NEWTON, check.NEWTON_IMPLICIT}, "3 of 10 cases fail"),
     ("imaml: one rate for all tasks, halved when any task's step is refused", "imaml",
      "np.where(lower, rate, rate / 2)", "np.where(np.all(lower), rate, rate / 2)",
      {check.OWN_RATES}, "10 of 10 cases fail"),
+    ("imaml: the Newton step's right-hand side without its / reg", "imaml",
+     "[s / reg for s in step]", "step",
+     {check.NEWTON, check.NEWTON_IMPLICIT}, "10 of 10 cases fail"),  # steps reg times too long, refused and halved
+    ("imaml: the Newton steps' Hessian at theta, not at the fast weights", "imaml",
+     "step = cg(implicit_matrix(fast, x, y, loss, reg),",
+     "step = cg(implicit_matrix([np.repeat(p[None], len(x), axis=0) for p in params], x, y, loss, reg),",
+     {check.NEWTON, check.NEWTON_IMPLICIT}, "smallest failing case: seed 3, sizes (3, 2, 1), 1 task, K 5, Q 5, "
+                                            "2 steps"),  # a first step, from theta, is right
+    ("imaml: newton_cg ignored, gradient steps always", "imaml",
+     "if newton_cg:  # the Newton step", "if False:  # the Newton step",
+     {check.NEWTON, check.NEWTON_IMPLICIT}, "10 of 10 cases fail"),
+    ("imaml: newton_cg not passed on to adapt by query_loss_and_meta_gradient", "imaml",
+     "loss, inner_lr, inner_steps, reg, newton_cg)\n    query_grads",
+     "loss, inner_lr, inner_steps, reg)\n    query_grads",
+     {check.NEWTON_IMPLICIT, check.NEWTON_BAD_INPUT}, "newton_cg"),  # and meta_gradient newton_cg=0.5 is accepted
+    ("imaml: Newton steps that raise the objective taken", "imaml",
+     "lower = trial_value <= value + 1e-12 * np.abs(value)",
+     "lower = (trial_value <= value + 1e-12 * np.abs(value)) | (newton_cg > 0)",
+     {check.NEWTON, check.NEWTON_NEVER_RISES, check.NEWTON_IMPLICIT},
+     "3 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, 2 steps"),
+    ("imaml: newton_cg's ValueError without the value", "imaml",
+     'f"newton_cg must be an integer >= 0, got {newton_cg!r}"', '"newton_cg must be an integer >= 0"',
+     {check.NEWTON_BAD_INPUT}, "adapt newton_cg=-1's ValueError does not name the value: newton_cg must be an "
+                               "integer >= 0; meta_gradient newton_cg=0.5's ValueError does not name the value"),
     ("cavia: the context's gradient cut in second order too", "cavia",
      "        if first_order:\n            grads = getval(grads)", "        grads = getval(grads)",
      {check.GRADIENT}, "(tol 1e-06); 9 of 10 cases fail"),
@@ -135,14 +161,17 @@ def test_the_dense_hessian_is_autograds():
             assert np.allclose(check.loss_hessian(case.params, x, y), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_the_imaml_reference_never_lets_an_objective_rise_and_some_cases_refuse_steps():
-    """On seeds 0-9 (the planted bugs' cases), along check.halving: no task's objective rises, and in the three
-    cases drawn above plain steps' stability limit some task's step is refused and its next one taken."""
+@pytest.mark.parametrize("newton", [False, True])
+def test_the_imaml_reference_never_lets_an_objective_rise_and_some_cases_refuse_steps(newton):
+    """On seeds 0-9 (the planted bugs' cases), along check.halving (gradient steps, or Newton steps at the
+    Newton properties' rate): no task's objective rises, and in the three cases drawn above plain steps'
+    stability limit (Newton rate 3) some task's step is refused and its next one taken."""
     refusing = []
     for seed in range(10):
         case = check.imaml_case(check.draw(seed))
         (x, y), reg = check.support(case), case.settings["reg"]
-        fast = check.halving(case.params, x, y, case.inner_lr, reg, case.steps)  # after 0, 1, ..., steps steps
+        rate = case.settings["newton_lr"] if newton else case.inner_lr
+        fast = check.halving(case.params, x, y, rate, reg, case.steps, newton)  # after 0, 1, ..., steps steps
         values = np.array([[check.regularised([w[t] for w in f], case.params, x[t], y[t], reg) for t in range(len(x))]
                            for f in fast])
         assert np.all(values[1:] <= values[:-1] + 1e-12 * np.abs(values[:-1]))
@@ -151,6 +180,22 @@ def test_the_imaml_reference_never_lets_an_objective_rise_and_some_cases_refuse_
         if np.any(refused[:-1] & ~refused[1:]):
             refusing.append(seed)
     assert refusing == [1, 2, 9]
+
+
+def test_an_imaml_copy_from_before_newton_cg_is_checked_on_everything_else(tmp_path, capsys):
+    """A copy whose adapt has no newton_cg, as imaml.py's had before its Newton steps (here tinymeta's own
+    functions, adapt wrapped without it): the Newton properties are skipped, each line saying so, the rest hold."""
+    path = tmp_path / "old_imaml.py"
+    path.write_text("from tinymeta.imaml import cg, meta_gradient, query_loss_and_meta_gradient, adapt as newer\n\n\n"
+                    "def adapt(params, x, y, loss, inner_lr, inner_steps, reg):\n"
+                    "    return newer(params, x, y, loss, inner_lr, inner_steps, reg)\n")
+    status, lines, err = run(capsys, "imaml", path, "--cases", 3)
+    newton = {check.NEWTON, check.NEWTON_NEVER_RISES, check.NEWTON_IMPLICIT, check.NEWTON_BAD_INPUT}
+    skipped = [f"- {p.text}: skipped, adapt has no newton_cg parameter" for p in newton]
+    assert status == 0 and not err, "\n".join(lines + err)
+    assert all(any(line.startswith(s) for line in lines) for s in skipped), "\n".join(lines)
+    n = len(check.ALGORITHMS["imaml"].properties) - len(newton)
+    assert sum(line.startswith("✓ ") for line in lines) == n and lines[-1] == f"all {n} properties hold (4 skipped)"
 
 
 def test_the_smallest_failing_case_reruns_alone(tmp_path, capsys):

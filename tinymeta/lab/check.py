@@ -4,11 +4,13 @@ FILE implements the functions of tinymeta/ALGO.py with the same signatures (a ch
 loaded under a private module name, so tinymeta's own ALGO.py is never imported in its place. Every
 property is checked on the same random cases (a small ReLU MLP with mlp.mse as the loss, regression
 tasks, a step count and a rate), each rebuilt by `draw(seed)`, or by `ALGORITHMS[ALGO].prepare(draw(seed))`
-for an algorithm with settings of its own (iMAML's reg, inner rate and steps, CAVIA's contexts); an algorithm's
+for an algorithm with settings of its own (iMAML's reg, inner rates and steps, CAVIA's contexts); an algorithm's
 learned meta-parameters for a case are `ALGORITHMS[ALGO].meta(case)`. The expected values come from slow,
 obvious references written here (a Python loop over tasks, one task's gradient at a time). One line per
-property: ✓ or ✗, the worst error, and for a failure the smallest failing case. Exit status 0 if every
-property holds, 1 if one does not, 2 if FILE cannot be checked (missing, raises on import, lacks a function).
+property: ✓ or ✗, the worst error, and for a failure the smallest failing case; or -, skipped, for a property
+that needs what FILE lacks (iMAML's Newton properties, for a copy whose adapt has no newton_cg). Exit status 0 if
+every property checked holds, 1 if one does not, 2 if FILE cannot be checked (missing, raises on import, lacks a
+function).
 
 A new algorithm is one entry in ALGORITHMS: how to call its functions, its inner step for one task (or
 its whole inner loop, if a step needs more than the weights and their gradient), its own settings for a
@@ -17,6 +19,7 @@ case, and which properties apply.
 import argparse
 import functools
 import importlib.util
+import inspect
 import math
 import os
 import sys
@@ -160,21 +163,30 @@ def pulled(theta, inner_lr, reg):  # iMAML: a step on L_s(w) + reg/2 |w - theta|
     return lambda w, g, s: [p - inner_lr * (gi + reg * (p - t)) for p, gi, t in zip(w, g, theta)]
 
 
+def newton_step(theta, inner_lr, reg, x, y):  # iMAML with newton_cg: w - rate solve(reg I + H_s(w), grad F)
+    def update(w, g, s):
+        grad_F, unflatten = gradcheck.flatten([gi + reg * (p - t) for p, gi, t in zip(w, g, theta)])
+        hessian_F = reg * np.eye(grad_F.size) + loss_hessian(w, x, y)  # dense, at the task's current w
+        return [p - inner_lr * d for p, d in zip(w, unflatten(np.linalg.solve(hessian_F, grad_F)))]
+    return update
+
+
 def regularised(w, theta, x, y, reg):
     """iMAML's objective for one task: L_s(w) + reg/2 |w - theta|^2."""
     return mlp.mse(w, x, y) + reg / 2 * sum(np.sum((p - t) ** 2) for p, t in zip(w, theta))
 
 
-def halving(theta, x, y, inner_lr, reg, steps):
-    """iMAML's inner loop, `trajectory`'s output: for each task alone, `pulled` steps from theta at a rate
-    that starts at inner_lr; a step that would raise the task's objective beyond rounding (or make it nan)
-    is not taken, and halves the rate."""
+def halving(theta, x, y, inner_lr, reg, steps, newton=False):
+    """iMAML's inner loop, `trajectory`'s output: for each task alone, `pulled` steps from theta (with newton,
+    `newton_step`s) at a rate that starts at inner_lr; a step that would raise the task's objective beyond
+    rounding (or make it nan) is not taken, and halves the rate."""
     per_task = []
     for xt, yt in zip(x, y):
         ws, rate = [list(theta)], inner_lr
         for s in range(steps):
             w = ws[-1]
-            trial = pulled(theta, rate, reg)(w, grad(mlp.mse)(w, xt, yt), s)
+            step = newton_step(theta, rate, reg, xt, yt) if newton else pulled(theta, rate, reg)
+            trial = step(w, grad(mlp.mse)(w, xt, yt), s)
             value = regularised(w, theta, xt, yt, reg)
             if regularised(trial, theta, xt, yt, reg) <= value + 1e-12 * abs(value):
                 ws.append(trial)
@@ -200,11 +212,11 @@ def loss_hessian(params, x, y):
     return np.stack([gradcheck.flatten([c[i] for c in columns])[0] for i in range(n)], axis=1)
 
 
-def implicit_gradient(params, tasks, inner_lr, steps, reg):
+def implicit_gradient(params, tasks, inner_lr, steps, reg, newton=False):
     """iMAML's meta-gradient task by task with dense matrices: the mean over tasks of
-    solve(I + H / reg, grad L_q(phi_t)), phi_t from the per-task loop `halving` and H its support-loss
-    Hessian at phi_t."""
-    phi = halving(params, tasks.x_support, tasks.y_support, inner_lr, reg, steps)[-1]
+    solve(I + H / reg, grad L_q(phi_t)), phi_t from the per-task loop `halving` (newton as there) and H its
+    support-loss Hessian at phi_t."""
+    phi = halving(params, tasks.x_support, tasks.y_support, inner_lr, reg, steps, newton)[-1]
     per_task = []
     for t in range(len(tasks.x_support)):
         w = [p[t] for p in phi]
@@ -338,13 +350,20 @@ def zero_steps_change_nothing(algo, m, case):
 
 def bad_input_raises(algo, m, case):
     x, y = support(case)
-    calls = algo.bad_inputs(m, case) + [
-        ("y_support with a point too few", lambda: algo.adapt(m, algo.meta(case), x, y[:, 1:], case, 1))]
+    return all_raise(algo.bad_inputs(m, case) + [
+        ("y_support with a point too few", lambda: algo.adapt(m, algo.meta(case), x, y[:, 1:], case, 1))])
+
+
+def all_raise(calls, named=False):
+    """0.0 if every call of the (label, call) pairs raises a ValueError, and with named one whose message has
+    the value after the label's "="; else Failed, saying which did not."""
     wrong = []
     for label, call in calls:
         try:
             call()
-        except ValueError:
+        except ValueError as e:
+            if named and label.split("=")[-1] not in str(e):
+                wrong.append(f"{label}'s ValueError does not name the value: {one_line(e)}")
             continue
         except Exception as e:
             wrong.append(f"{label} raised {type(e).__name__}")
@@ -436,10 +455,30 @@ def own_rates(algo, m, case):
     return distance([w[:-1] for w in more], algo.adapt(m, algo.meta(case), x, y, case, steps))
 
 
-def implicit_is_dense(algo, m, case):
-    reg = case.settings["reg"]
-    got = m.meta_gradient(case.params, case.tasks, mlp.mse, case.inner_lr, case.steps, reg, CG_STEPS)
-    return distance(got, implicit_gradient(case.params, case.tasks, case.inner_lr, case.steps, reg))
+def implicit_is_dense(algo, m, case, newton=False):
+    reg, rate = case.settings["reg"], case.settings["newton_lr"] if newton else case.inner_lr
+    more = dict(newton_cg=sum(p.size for p in case.params)) if newton else {}
+    got = m.meta_gradient(case.params, case.tasks, mlp.mse, rate, case.steps, reg, CG_STEPS, **more)
+    return distance(got, implicit_gradient(case.params, case.tasks, rate, case.steps, reg, newton))
+
+
+# iMAML's Newton steps (newton_cg > 0), at the case's settings["newton_lr"] (imaml_case); with as many CG steps as
+# weights, CG solves each step's system (I + H/reg) d = grad F / reg up to rounding
+
+def takes_newton_cg(m):
+    """None if m.adapt has a newton_cg parameter, else why the Newton properties are skipped."""
+    if "newton_cg" not in inspect.signature(m.adapt).parameters:
+        return "adapt has no newton_cg parameter"
+
+
+def newton(algo, newton_cg=None):
+    """iMAML's entry with Newton inner steps, newton_cg CG steps each (None: as many as weights), and the
+    per-task loop of dense Newton steps as its reference."""
+    def adapt(m, meta, x, y, case, steps):
+        n = newton_cg or sum(p.size for p in meta)
+        return m.adapt(meta, x, y, mlp.mse, case.settings["newton_lr"], steps, case.settings["reg"], newton_cg=n)
+    return algo._replace(adapt=adapt, loop=lambda meta, case, steps: halving(
+        meta, *support(case), case.settings["newton_lr"], case.settings["reg"], steps, newton=True))
 
 
 def systems(case, extra=0):
@@ -510,7 +549,8 @@ def with_context_appends(algo, m, case):
     return distance([m.with_context(x, contexts)], [np.stack([appended(xt, c) for xt, c in zip(x, contexts)])])
 
 
-Property = namedtuple("Property", "text check tol once", defaults=(False,))
+# needs: module -> why the property does not apply to that module (it is skipped, and its line says why), or None
+Property = namedtuple("Property", "text check tol once needs", defaults=(False, None))
 
 ADAPT = Property("adapt: batched equals a per-task loop", adapt_is_a_loop, TOL)
 PAST_TRAINED = Property("adapt: a step past the trained ones reuses the last row of rates",
@@ -543,6 +583,19 @@ IMPLICIT = Property(f"meta_gradient: the mean of (I + H/reg)^-1 grad L_q at phi,
 CG_ITERATES = Property("cg: k steps give every task its own k-th CG iterate (k the case's steps)", cg_iterates, TOL)
 CG_SOLVES = Property("cg: n steps solve every task's positive definite system of n unknowns, and one more with b = 0 "
                      "(|residual| / (1 + |b|))", cg_solves, TOL)
+NEWTON = Property("adapt with newton_cg = the number of weights: batched equals a per-task loop of Newton steps, "
+                  "w - rate solve(reg I + H, grad F) with H a dense Hessian at w, under the same halving rule",
+                  lambda algo, m, case: adapt_is_a_loop(newton(algo), m, case), TOL, needs=takes_newton_cg)
+NEWTON_NEVER_RISES = Property("adapt with newton_cg = 2 (CG stopped short): no task's objective rises from k to k + 1 "
+                              "steps", lambda algo, m, case: objective_never_rises(newton(algo, 2), m, case), TOL,
+                              needs=takes_newton_cg)
+NEWTON_IMPLICIT = Property(f"meta_gradient with newton_cg = the number of weights: the dense implicit formula at the "
+                           f"per-task loop's phi ({CG_STEPS} CG steps)",
+                           lambda algo, m, case: implicit_is_dense(algo, m, case, newton=True), TOL,
+                           needs=takes_newton_cg)
+NEWTON_BAD_INPUT = Property("newton_cg=-1 (adapt) and 0.5 (meta_gradient) raise a ValueError naming the value",
+                            lambda algo, m, case: all_raise(newton_bad_inputs(m, case), named=True), None, once=True,
+                            needs=takes_newton_cg)
 CONTEXTS = Property("adapt: every task's context by a per-task loop of steps on the context alone, from 0",
                     contexts_are_a_loop, TOL)
 CONTEXT_LOSS = Property("meta_loss: the mean query loss with the adapted contexts, task by task", context_meta_loss,
@@ -640,12 +693,16 @@ def imaml_case(case):
     of 1 / (reg + largest curvature), at which the regularised steps contract toward phi; or, in one case in
     three, 1.5 to 2 times plain steps' stability limit 2 / (reg + largest curvature) and a step more, at which
     steps get refused and rates halved (on seeds 0-999, 330 such cases: in every one some task's step is
-    refused and its next step taken)."""
+    refused and its next step taken). The Newton properties' rate, settings["newton_lr"]: 1, the full Newton
+    step, or in those cases 3, which on a quadratic F raises F (past rate 2 a Newton step does) and halves to
+    1.5 (in all 330 some task's dense Newton step is refused and its next taken; and in 69 of the other 670
+    a rate-1 step is refused too, where F is not quadratic)."""
     largest = largest_curvature(case.seed)
     reg, limit = 4 * largest, 2 / (5 * largest)
     if case.rng.uniform() < 1 / 3:
-        return case._replace(steps=case.steps + 1, inner_lr=case.rng.uniform(1.5, 2) * limit, settings={"reg": reg})
-    return case._replace(inner_lr=limit / 2, settings={"reg": reg})
+        return case._replace(steps=case.steps + 1, inner_lr=case.rng.uniform(1.5, 2) * limit,
+                             settings={"reg": reg, "newton_lr": 3.0})
+    return case._replace(inner_lr=limit / 2, settings={"reg": reg, "newton_lr": 1.0})
 
 
 def imaml_bad_inputs(m, case):
@@ -656,6 +713,12 @@ def imaml_bad_inputs(m, case):
             ("inner_steps=-1", lambda: m.meta_gradient(p, t, mlp.mse, lr, -1, reg, 3)),
             ("cg_steps=0", lambda: m.meta_gradient(p, t, mlp.mse, lr, 1, reg, 0)),
             ("cg_steps=2.5", lambda: m.query_loss_and_meta_gradient(p, t, mlp.mse, lr, 1, reg, 2.5))]
+
+
+def newton_bad_inputs(m, case):
+    p, t, lr, reg = case.params, case.tasks, case.inner_lr, case.settings["reg"]
+    return [("adapt newton_cg=-1", lambda: m.adapt(p, *support(case), mlp.mse, lr, 1, reg, newton_cg=-1)),
+            ("meta_gradient newton_cg=0.5", lambda: m.meta_gradient(p, t, mlp.mse, lr, 1, reg, 3, newton_cg=0.5))]
 
 
 def cavia_case(case):
@@ -767,7 +830,7 @@ ALGORITHMS = {
                                                                   case.steps, case.settings["reg"], 1)[0],
         bad_inputs=imaml_bad_inputs,
         properties=(HALVING, NEVER_RISES, OWN_RATES, QUERY_LOSS, IMPLICIT, CG_ITERATES, CG_SOLVES, ZERO_STEPS,
-                    BAD_INPUT)),
+                    BAD_INPUT, NEWTON, NEWTON_NEVER_RISES, NEWTON_IMPLICIT, NEWTON_BAD_INPUT)),
     "cavia": Algorithm(
         functions=("with_context", "adapt", "meta_loss"), **MAML_LIKE, init=None, update=None,
         prepare=cavia_case,
@@ -900,20 +963,26 @@ def main(argv=None):
     which = f"seeds {seeds[0]} to {seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
     print(f"tinymeta check {args.algorithm} {args.file}: {len(algo.properties)} properties, "
           f"{len(seeds)} random case{'s' * (len(seeds) > 1)} each ({which})")
-    failed, rerun = 0, None
+    failed, rerun, skipped = 0, None, 0
     with np.errstate(all="ignore"), warnings.catch_warnings():  # a diverging inner loop shows in the properties
         warnings.simplefilter("ignore", RuntimeWarning)
         for prop in algo.properties:
+            why = prop.needs and prop.needs(module)
+            if why:
+                print(f"- {prop.text}: skipped, {why}")
+                skipped += 1
+                continue
             result = run(prop, algo, module, seeds)
             print(line(prop, result, len(seeds)), flush=True)
             failed += not result.holds
             if result.failures and not prop.once and rerun is None:
                 rerun = result.failures[0][0].seed
+    checked, also = len(algo.properties) - skipped, f" ({skipped} skipped)" if skipped else ""
     if not failed:
-        print(f"all {len(algo.properties)} properties hold")
+        print(f"all {checked} properties hold{also}")
         return 0
     hint = "" if rerun is None else f"; rerun the first one's smallest failing case alone: --seed {rerun} --cases 1"
-    print(f"{failed} of {len(algo.properties)} properties fail{hint}")
+    print(f"{failed} of {checked} properties fail{also}{hint}")
     return 1
 
 
