@@ -13,7 +13,7 @@ from tinymeta.lab import bench, optim
 def test_quick_bench_prints_every_table(capsys):
     assert bench.main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for title in ("ms per meta-iteration", "batched over tasks against a Python loop", "peak memory"):
+    for title in ("ms per meta-iteration", "batched over tasks against a Python loop", "peak memory", "iMAML Newton MB"):
         assert title in out
     for name in bench.available():
         assert f"\n{name} " in out

@@ -117,8 +117,9 @@ def batched_against_loop(maml, args, rng):
 
 
 def peak_memory(modules, args, rng):
-    """[(inner steps, exact MAML peak MB, first-order MAML peak MB, iMAML peak MB or None)] for one
-    meta-gradient (inner lr SWEEP_LR; iMAML with reg 10 and 5 CG steps, which does not unroll the inner loop)."""
+    """[(inner steps, exact MAML peak MB, first-order MAML peak MB, iMAML peak MB or None, iMAML with Newton
+    steps peak MB or None)] for one meta-gradient (inner lr SWEEP_LR; iMAML, which does not unroll the inner loop,
+    with reg 10 and 5 CG steps, and with Newton steps as `make reproduce` runs it: rate 1, 3 CG steps each, reg 30)."""
     rows = []
     for s in args.inner_steps:
         params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, args.paper_meta_batch, args.k, args.k)
@@ -126,13 +127,14 @@ def peak_memory(modules, args, rng):
                 for fo in (False, True)]
         if "imaml" in modules:
             runs.append(lambda: modules["imaml"].meta_gradient(params, tasks, mlp.mse, SWEEP_LR, s, 10.0, 5))
+            runs.append(lambda: modules["imaml"].meta_gradient(params, tasks, mlp.mse, 1.0, s, 30.0, 5, newton_cg=3))
         peaks = []
         for f in runs:
             tracemalloc.start()
             f()
             peaks.append(tracemalloc.get_traced_memory()[1] / 2**20)
             tracemalloc.stop()
-        rows.append((s, *peaks, *([None] * (3 - len(peaks)))))
+        rows.append((s, *peaks, *([None] * (4 - len(peaks)))))
     return rows
 
 
@@ -217,8 +219,9 @@ def main(argv=None):
     print(table(["T", "batched ms", "loop ms", "loop / batched", "max |difference|"], rows))
 
     print(f"\npeak memory of one meta-gradient (tracemalloc, T = {args.paper_meta_batch}): unrolled MAML grows with the steps")
-    rows = [[s, f"{a:.2f}", f"{b:.2f}", "" if c is None else f"{c:.2f}"] for s, a, b, c in peak_memory(modules, args, rng)]
-    print(table(["inner steps", "exact MAML MB", "first-order MAML MB", "iMAML MB (no unrolling)"], rows))
+    rows = [[s, f"{a:.2f}", f"{b:.2f}", *("" if c is None else f"{c:.2f}" for c in cs)]
+            for s, a, b, *cs in peak_memory(modules, args, rng)]
+    print(table(["inner steps", "exact MAML MB", "first-order MAML MB", "iMAML MB (no unrolling)", "iMAML Newton MB"], rows))
 
     if args.png:
         plot(costs, args, args.png)
