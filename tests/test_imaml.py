@@ -125,8 +125,8 @@ def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_proble
     params, tasks, rng = problem
     reg, inner_lr = well_conditioned(params, tasks, factor=3)
     steps, cg_steps, newton_cg = 50, 20, 0
-    if newton:  # the inner problem solved by 8 Newton steps, each by 20 CG steps
-        inner_lr, steps, newton_cg = 1.0, 8, 20
+    if newton:  # the inner problem solved by 5 Newton steps, each by 20 CG steps
+        inner_lr, steps, newton_cg = 1.0, 5, 20
 
     def query_loss_after_solving(theta):  # imaml.adapt is checked against a per-task loop below
         phi = imaml.adapt(theta, tasks.x_support, tasks.y_support, mlp.mse, inner_lr, steps, reg, newton_cg)
@@ -256,7 +256,7 @@ def test_while_every_step_lowers_the_objective_adapt_is_plain_gradient_descent_b
     assert all(np.array_equal(a, b) for a, b in zip(imaml.adapt(params, x, y, mlp.mse, inner_lr, steps, reg), plain))
 
 
-@given(problems(), st.floats(2, 10), st.integers(1, 3))
+@given(problems(max_tasks=2), st.floats(2, 10), st.integers(1, 2))
 def test_newton_steps_batched_equal_a_per_task_loop_with_an_explicit_solve(problem, factor, steps):
     """With as many CG steps as unknowns, newton_cg's steps are (reg I + H_F)^-1 grad F, task by task, and
     the meta-gradient after them is the mean of the single tasks' (here I + H/reg is well conditioned)."""
