@@ -22,8 +22,8 @@ def one_task(tasks, t):
 
 
 def regularised(w, params, x, y, reg):
-    """One task's inner objective F(w) = L_s(w) + reg/2 |w - params|^2."""
-    return mlp.mse(w, x, y) + reg / 2 * sum(np.sum((wi - p) ** 2) for wi, p in zip(w, params))
+    """One task's inner objective F(w) = L_s(w) + reg/2 |w - params|^2 (autograd's sum: it is differentiated)."""
+    return mlp.mse(w, x, y) + reg / 2 * sum(anp.sum((wi - p) ** 2) for wi, p in zip(w, params))
 
 
 def task_objectives(fast, params, x, y, reg):
