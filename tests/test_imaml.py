@@ -117,8 +117,9 @@ def well_conditioned(params, tasks, factor=2):
 
 @given(problems(), st.booleans())
 def test_mlp_meta_gradient_matches_finite_differences_of_the_solved_inner_problem(problem, newton):
-    """Where the inner problem has a stationary point, which GD finds. On some draws (about one in seven)
-    a ReLU kink sits at the minimiser: the gradient jumps across zero there, GD bounces across it (adapt's
+    """Where the inner problem has a stationary point, which GD (or, drawn half the time, Newton steps) finds.
+    On some draws (about one in seven) a ReLU kink sits at the minimiser: the gradient jumps across zero there,
+    GD bounces across it (adapt's
     rule refuses the steps that raise F and creeps closer at ever smaller rates), the gradient never vanishes,
     and the implicit function theorem does not apply; hypothesis discards those (and fails if it must discard
     most)."""
