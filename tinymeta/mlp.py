@@ -98,3 +98,31 @@ def check(params, x, y=None):
     if y is not None and np.shape(y)[-2:] != (np.shape(x)[-2], n):
         raise ValueError(f"y must have shape (..., {np.shape(x)[-2]}, {n}) to match x {np.shape(x)}, "
                          f"got {np.shape(y)}")
+
+
+# ----- classification: softmax cross-entropy and accuracy (tutorials/12-classification.md) -----
+
+def cross_entropy(params, x, y):
+    """Softmax cross-entropy per task, the mean over its K examples: x (..., K, n_in), y (..., K, N) one-hot
+    labels (or any probabilities) -> shape x.shape[:-2]. The network's N outputs are logits z, and
+
+        loss = log sum_j exp(z_j) - sum_j y_j z_j,
+
+    the log-sum-exp taken as m + log sum_j exp(z_j - m) with m = max_j z_j, so that no exp overflows.
+    Differentiated by autograd op by op (m drops out of the gradient). Lists are taken as arrays.
+    """
+    logits = predict(params, x)  # (..., K, N)
+    y = array(y)
+    if np.shape(y) != np.shape(logits)[-np.ndim(y):] or np.ndim(y) < 2:
+        raise ValueError(f"y must have shape (..., {np.shape(logits)[-2]}, {np.shape(logits)[-1]}) to match "
+                         f"x {np.shape(x)} and the network's {np.shape(logits)[-1]} outputs, got {np.shape(y)}")
+    top = np.max(logits, axis=-1, keepdims=True)  # (..., K, 1)
+    log_sum_exp = top[..., 0] + np.log(np.sum(np.exp(logits - top), axis=-1))  # (..., K)
+    return np.mean(log_sum_exp - np.sum(y * logits, axis=-1), axis=-1)
+
+
+def accuracy(params, x, y):
+    """Fraction of a task's K examples whose largest output is at their label: x (..., K, n_in), y (..., K, N)
+    one-hot -> shape x.shape[:-2]."""
+    logits = predict(params, x)
+    return np.mean(np.argmax(logits, axis=-1) == np.argmax(y, axis=-1), axis=-1)
