@@ -80,9 +80,9 @@ def classify(meta, algorithm, config, rng, shots, queries, steps, n_tasks, part=
     """Omniglot: one record per step count 0..steps, dict(steps, accuracy, ci_accuracy, loss, ci_loss, tasks),
     over n_tasks tasks of the test (or another part's) characters with `shots` support and `queries` query
     drawings per class.
-    The tasks are drawn CHUNK at a time (`test_tasks`), so that memory stays bounded."""
+    The tasks are drawn CHUNK at a time (`task_chunks`), so that memory stays bounded."""
     accuracy, loss = [], []  # (steps + 1, tasks of a chunk) per chunk
-    for tasks in test_tasks(rng, config, shots, queries, n_tasks, part):
+    for tasks in task_chunks(rng, config, shots, queries, n_tasks, part):
         a, l = scores(meta, algorithm, config, tasks, steps)
         accuracy.append(a)
         loss.append(l)
@@ -91,7 +91,7 @@ def classify(meta, algorithm, config, rng, shots, queries, steps, n_tasks, part=
                  loss=finite(np.mean(loss[s])), ci_loss=ci95(loss[s]), tasks=int(n_tasks)) for s in range(steps + 1)]
 
 
-def test_tasks(rng, config, shots, queries, n_tasks, part="test"):
+def task_chunks(rng, config, shots, queries, n_tasks, part="test"):
     """The test tasks of classify, CHUNK at a time (the last chunk the rest): the same tasks for the same
     generator state, whatever is done with them (so the nearest-neighbour baseline sees MAML's tasks)."""
     for start in range(0, n_tasks, CHUNK):
@@ -134,7 +134,7 @@ def nearest(config, rng, shots, queries, n_tasks):
     generator state: dict(accuracy, ci_accuracy, tasks); and on Lake's runs, lake_record(0, ...)."""
     accuracy = np.concatenate([np.mean(np.argmax(omniglot.nearest_neighbour(t.x_support, t.y_support, t.x_query), -1) ==
                                        np.argmax(t.y_query, -1), axis=-1)
-                               for t in test_tasks(rng, config, shots, queries, n_tasks)])
+                               for t in task_chunks(rng, config, shots, queries, n_tasks)])
     runs = omniglot.lake_tasks(omniglot.lake_runs())
     on_runs = np.mean(np.argmax(omniglot.nearest_neighbour(runs.x_support, runs.y_support, runs.x_query), -1) ==
                       np.argmax(runs.y_query, -1), axis=-1)

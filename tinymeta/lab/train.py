@@ -62,7 +62,8 @@ def make_config(algorithm, **given):
     options = ALGORITHMS[algorithm].options or {}
     unknown = set(given) - set(defaults) - set(options) - set(OPTIONAL) - {"problem"}
     if unknown:
-        raise ConfigError(f"{algorithm} on {problem} does not take {', '.join(sorted(unknown))}")
+        raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}" +
+                          (" (those are for --problem omniglot)" if unknown <= set(OMNIGLOT) - set(DEFAULTS) else ""))
     config = {"algorithm": algorithm, **defaults, **options, **given}
     if problem == "omniglot":
         config["queries"] = config["queries"] or config["shots"]
