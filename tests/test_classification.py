@@ -168,9 +168,22 @@ def test_pretrain_learns_every_training_class_and_fine_tunes_a_zero_head(capsys,
     assert first["accuracy"] == 0.2 and first["loss"] == pytest.approx(np.log(5), rel=1e-14)
 
 
-def test_plot_draws_an_omniglot_task(capsys, omniglot_run, tmp_path):
+def test_plot_draws_a_task_of_the_test_characters(capsys, omniglot_run, tmp_path, monkeypatch):
+    drawn, sample = [], families.sample
+    monkeypatch.setattr(families, "sample", lambda rng, config, n, part, *a: drawn.append((n, part)) or sample(rng, config, n, part, *a))
     code, out, _ = run_cli(capsys, "plot", omniglot_run, "--out", tmp_path / "p.png")
-    assert code == 0 and (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert code == 0 and (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and drawn == [(1, "test")]
+
+
+def test_a_checkpoint_refuses_a_configuration_of_other_tasks(capsys, omniglot_run, tmp_path):
+    """Queries (or turns, ways, the family) changed in config.json: another run than the checkpoint's."""
+    import shutil
+    run = tmp_path / "edited"
+    shutil.copytree(omniglot_run, run)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps(dict(config, queries=3)))
+    code, _, err = run_cli(capsys, "evaluate", run)
+    assert code == 2 and "queries 1 in the checkpoint, 3 in config.json" in err
 
 
 @pytest.mark.parametrize("argv, bad", [
@@ -183,5 +196,6 @@ def test_plot_draws_an_omniglot_task(capsys, omniglot_run, tmp_path):
 ])
 def test_bad_input_is_one_line_naming_it(capsys, omniglot_run, tmp_path, argv, bad):
     argv = [str(omniglot_run) if a == "OMNIGLOT" else a for a in argv]
-    code, out, err = run_cli(capsys, *argv, "--out" if argv[0] == "train" else "--json", *([tmp_path / "x"] if argv[0] == "train" else []))
+    small = ["--hidden", 4, "--iterations", 1, "--quiet", "--out", tmp_path / "x"] if argv[0] == "train" else ["--tasks", 2]
+    code, out, err = run_cli(capsys, *argv, *small)  # small: a check that is missing fails fast
     assert code == 2 and bad in err and len(err.strip().splitlines()) == 1, err

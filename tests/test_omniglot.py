@@ -161,6 +161,7 @@ def test_rotate_turns_every_drawing_of_a_class_alike(seed):
             assert any(np.array_equal(image, np.rot90(images[c, d], k)) for d in range(20))
     many = omniglot.sample_tasks(np.random.default_rng(seed), images, 200, 3, 1, 1, rotate=True)
     assert set(np.unique(many.turns)) == {0, 1, 2, 3}
+    assert np.mean(many.turns[:, 0] == many.turns[:, 1]) < 0.5  # each class its own turn (1/4 alike by chance)
 
 
 def test_the_same_generator_state_gives_the_same_tasks_and_bad_requests_say_why():
