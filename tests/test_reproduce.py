@@ -70,13 +70,14 @@ def test_unknown_run_is_one_line():
     assert run.returncode != 0 and "unknown run 'nosuch-k5'" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_readme_shows_the_committed_table():
-    """The README's results table is report.published_lines of the committed results, not numbers typed in."""
+def test_the_results_readme_shows_the_committed_table():
+    """results/README.md's tables are report.published_lines of the committed results, not numbers typed in."""
     rows = json.loads((ROOT / "results" / "sinusoid.json").read_text())["rows"]
     runs = report.load(ROOT / "results")
     assert report.table_rows(runs) == rows   # the committed table is the committed runs'
     for block in ("\n".join(report.published_lines(rows)), "\n".join(report.multi_step_lines(rows, runs))):
-        assert block in (ROOT / "README.md").read_text(), "README's table differs from results/sinusoid.json:\n" + block
+        assert block in (ROOT / "results" / "README.md").read_text(), \
+            "results/README.md's table differs from results/sinusoid.json:\n" + block
         assert block in (ROOT / "results" / "sinusoid.md").read_text()
 
 
