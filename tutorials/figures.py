@@ -2,7 +2,7 @@
 
 Every figure is computed here from tinymeta, with fixed seeds; the PNGs are committed next to the
 tutorials so that GitHub shows them. Takes about a minute on one core (the pretraining run of 01,
-the short meta-training runs of 06); `--only 06-short-run.png` makes just that one.
+the short meta-training runs of 06); `--only 07-short-run.png` makes just that one.
 """
 import argparse
 from pathlib import Path
@@ -265,8 +265,8 @@ FIGURES = {
     "02-central-differences.png": central_differences_figure,
     "03-first-order-gap.png": first_order_gap_figure,
     "04-taylor.png": taylor_figure,
-    "05-maml-plus-plus.png": maml_plus_plus_figure,
-    "06-short-run.png": short_run_figure,
+    "06-maml-plus-plus.png": maml_plus_plus_figure,
+    "07-short-run.png": short_run_figure,
 }
 
 
@@ -275,7 +275,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "figures",
                         help="folder for the PNGs (default: tutorials/figures)")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(FIGURES),
-                        help="make only these figures, e.g. --only 05-maml-plus-plus.png (default: all)")
+                        help="make only these figures, e.g. --only 06-maml-plus-plus.png (default: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, make in FIGURES.items():
