@@ -43,6 +43,14 @@ def test_the_readme_loop_learns_and_prints_what_the_readme_shows(tmp_path):
     assert not any(tmp_path.iterdir()), "the README's loop writes no files"
 
 
+def test_tutorial_03_trains_with_the_readme_loop():
+    """Tutorial 03 ends with the README's loop (plus a look at held-out tasks), so the README's figure, which
+    tutorials/figures.py draws from the README's loop, is also the network tutorial 03 trains."""
+    loop = the_loop()
+    training = loop[loop.index("rng = "):loop.index("\n", loop.index("params, state = adam"))]
+    assert training in (ROOT / "tutorials" / "03-maml.md").read_text()
+
+
 def glance_table():
     """{run: (cell after 1 step, cell after 5 steps)} of the README's "Results at a glance"."""
     section = README[README.index("## Results at a glance"):]
