@@ -80,3 +80,8 @@ def test_the_readme_results_are_the_committed_results():
             ("fomaml-k5", "fomaml-k10", "maml-k5")}
     assert all(e["diverged"] == 0 for name in ("fomaml-k5", "fomaml-k10") for e in runs[name]["evaluations"][str(runs[name]["shots"])])
     assert any(e["diverged"] for e in runs["maml-k5"]["evaluations"]["5"])
+    # ... and the pretrained network is far behind every meta-learner after one step
+    for k in (5, 10):
+        one_step = {r["run"]: r["mse_query"] for r in rows if r["shots"] == r["train_shots"] == k and r["steps"] == 1}
+        pretrained = [m for run, m in one_step.items() if run.startswith("pretrain")]
+        assert min(pretrained) > 2 * max(m for run, m in one_step.items() if not run.startswith("pretrain"))
