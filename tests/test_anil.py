@@ -4,9 +4,9 @@ from autograd import grad
 from hypothesis import given
 
 import oracles
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import anil, maml, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 
 def update(inner_lr):

@@ -5,7 +5,7 @@ import pytest
 from autograd import grad
 from hypothesis import given, strategies as st
 
-from tinymeta.gradcheck import directional_check
+from oracles import directional_check
 from problems import inner_steps, problems
 from tinymeta import cavia, mlp, sinusoid
 

@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import oracles
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import enhanced, lslr, maml, metacurvature, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 # The learned rates and matrices multiply the inner gradient, which can be large: along them the meta-loss
 # bends sharply, so a step smaller than gradcheck's default keeps the O(h^2) error below its tolerance.

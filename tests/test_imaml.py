@@ -9,7 +9,7 @@ from autograd import grad, hessian
 from autograd.misc import flatten
 from hypothesis import assume, given, strategies as st
 
-from tinymeta.gradcheck import directional_check
+from oracles import directional_check
 from problems import problems
 from tinymeta import imaml, mlp, sinusoid
 from tinymeta.sinusoid import Tasks

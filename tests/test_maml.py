@@ -4,9 +4,9 @@ import pytest
 from autograd import grad
 from hypothesis import given
 
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import maml, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 
 def adapt_one_task_at_a_time(params, x, y, inner_lr, steps):

@@ -4,9 +4,9 @@ from autograd import grad
 from hypothesis import given
 
 import oracles
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import maml, metacurvature, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 # The learned rates and matrices multiply the inner gradient, which can be large: along them the meta-loss
 # bends sharply, so a step smaller than gradcheck's default keeps the O(h^2) error below its tolerance.

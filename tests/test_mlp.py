@@ -10,9 +10,9 @@ from autograd.util import toposort
 from hypothesis import given
 from hypothesis import strategies as st
 
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import maml, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 
 def test_init_shapes_dtype_and_he_scale():
