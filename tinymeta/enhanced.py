@@ -8,8 +8,8 @@ At inner step s, every parameter array's gradient is transformed by its curvatur
 Meta-parameters: {"params", "lr": (inner_steps, len(params)) as in lslr.py, "curvature": as in
 metacurvature.py}. The meta-loss is the query loss after the last step or, with step weights w_s,
 sum_s w_s * (query loss after step s+1). Past the trained steps `adapt` reuses the last row of rates.
-Imports numpy/autograd and, for the curvature transform and its structure, metacurvature.py (copy
-it along and write `import metacurvature` to use this file outside tinymeta).
+Imports numpy/autograd and, for the curvature's transform and init, metacurvature.py (copy it along
+and write `import metacurvature` to use this file outside tinymeta).
 """
 import autograd.numpy as np
 from autograd import grad
