@@ -2,7 +2,7 @@ import os
 
 from hypothesis import settings
 
-from tinymeta.gradcheck import LARGEST
+from oracles import LARGEST
 
 settings.register_profile("default", max_examples=int(os.environ.get("EXAMPLES", 20)), deadline=None)
 settings.load_profile("default")
