@@ -1,15 +1,16 @@
 """Show what every tutorial prints and draws under its code, and write it as a notebook: `make tutorials`.
 
 `python tutorials/render.py [NAME.md ...]` (default: every tutorials/[0-9]*.md) executes the ```python blocks
-of a tutorial in order in one fresh interpreter, in an empty temporary folder with matplotlib's Agg backend,
-as tests/test_tutorials.py does. Then it writes
-- under each block that printed or drew something, between `<!-- output -->` and `<!-- /output -->`, the
-  printed text and a link to each figure the block left open, saved as figures/NAME-BLOCK.png; the region
-  is regenerated on every run, so edit the code, never the region;
-- beside the tutorial, NAME.ipynb: the prose as markdown cells, the blocks as code cells, their outputs;
-and it deletes the notebooks and figures it wrote that no tutorial shows any more.
+of a tutorial in order in one fresh interpreter, in an empty temporary folder with matplotlib's Agg backend.
 At the end of each block the figures it left open are saved and closed, as Jupyter's inline backend does.
-Files that are up to date are left alone; `--check` writes nothing and exits with 1 if one is stale.
+Then it writes
+- under each block that printed or drew something, between `<!-- output -->` and `<!-- /output -->`, the
+  printed text and a link to each figure, saved as figures/NAME-BLOCK.png; the region is regenerated on
+  every run, so edit the code, never the region;
+- beside the tutorial, NAME.ipynb: the prose as markdown cells, the blocks as code cells, their outputs;
+and deletes the notebooks and figures it wrote that no tutorial shows any more. Files that are up to date
+are left alone; `--check` writes nothing and exits with 1 if one is stale. tests/test_tutorials.py runs
+every tutorial once this way and fails when a file is stale (`stale` says what that means).
 """
 import argparse
 import base64
