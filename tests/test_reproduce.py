@@ -130,15 +130,3 @@ def test_the_makefile_runs_every_run_of_the_protocol():
                           input="include Makefile\nshow:\n\t@echo $(REPRO_NAMES)\n").stdout.split()
     assert sorted(made) == sorted(protocol.RUNS) and len(made) == len(set(made)), made
 
-
-def test_a_paired_difference_leaves_out_and_counts_the_tasks_that_diverged_in_either_run():
-    # by evaluate's rule, each run against its own errors before adapting: task 0 diverged in mine
-    # (0.5 > 100 x 0.004), task 2 is not finite, task 3 diverged in theirs (401 > 100 x 4)
-    mine, mine_before = np.array([0.5, 0.3, np.inf, 0.2, 0.6]), np.array([0.004, 4, 4, 4, 4])
-    theirs, theirs_before = np.array([0.25, 0.1, 0.3, 401.0, 0.35]), np.full(5, 4.0)
-    d = np.array([0.2, 0.25])
-    expected = f"{stats.number(d.mean())} ± {stats.number(1.96 * d.std(ddof=1) / np.sqrt(2))}"
-    assert stats.paired_cell(mine, theirs, mine_before, theirs_before) == expected + " (3 diverged tasks left out)"
-    kept = [1, 4]
-    assert stats.paired_cell(mine[kept], theirs[kept], mine_before[kept], theirs_before[kept]) == expected
-    assert stats.paired_cell(mine[:3], theirs[:3], mine_before[:3], theirs_before[:3]).startswith("n/a (2 diverged")

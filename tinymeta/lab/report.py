@@ -12,7 +12,7 @@ from tinymeta.lab import train
 from tinymeta.lab.checkpoint import commit, write_json
 from tinymeta.lab.evaluate import DIVERGED
 from tinymeta.lab.protocol import GOALS, MULTI_STEP, PUBLISHED, REPORT_STEPS, RUNS, SHOTS
-from tinymeta.lab.stats import number, paired_cell, per_task_errors
+from tinymeta.lab.stats import number, paired_row, per_task_errors
 
 KEYS = ("mse_query", "ci_query", "median_query", "diverged", "tasks", "mse_grid", "ci_grid")
 
@@ -206,9 +206,7 @@ def paired_lines(results, runs, against="maml", of=("imaml", "cavia")):
         other = f"{against}-k{r['shots']}"
         if r["algorithm"] not in of or other not in names:
             continue
-        (before, *mine), (before_other, *theirs) = [
-            per_task_errors(os.path.join(results, "runs", n), r["shots"], (0, *REPORT_STEPS),
-                            r["evaluations"][str(r["shots"])][0]["tasks"]) for n in (r["name"], other)]
-        cells = [paired_cell(a, b, before, before_other) for a, b in zip(mine, theirs)]
+        cells = paired_row(*[per_task_errors(os.path.join(results, "runs", n), r["shots"], (0, *REPORT_STEPS),
+                                             r["evaluations"][str(r["shots"])][0]["tasks"]) for n in (r["name"], other)])
         lines.append(f"| {r['name']} − {other} | {r['shots']} | " + " | ".join(cells) + " |")
     return lines

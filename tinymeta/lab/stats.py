@@ -39,6 +39,13 @@ def paired_cell(mine, theirs, mine_before, theirs_before):
     return text + (f" ({left_out} diverged tasks left out)" if left_out else "")
 
 
+def paired_row(mine, theirs):
+    """The cells of one row of paired differences: mine and theirs are two runs' per-task errors on the same
+    test tasks, [before adapting, after s1 steps, after s2 steps, ...] (as per_task_errors gives them)."""
+    (mine_before, *mine_after), (theirs_before, *theirs_after) = mine, theirs
+    return [paired_cell(a, b, mine_before, theirs_before) for a, b in zip(mine_after, theirs_after)]
+
+
 def per_task_errors(run_dir, shots, steps, n_tasks):
     """Query MSE of every test task after each step count in `steps`: a list of (n_tasks,) arrays, from the
     run's meta.npz and config.json, on the test tasks evaluate draws."""
