@@ -2,7 +2,7 @@ import os
 
 from hypothesis import settings
 
-from tinymeta.gradcheck import LARGEST
+from oracles import LARGEST
 
 # The suite draws the same hypothesis examples on every run (derandomize: each test's seed is a hash of the test),
 # so it passes or fails the same way every time: EXAMPLES=N sets how many a test (default 20). To search wider,

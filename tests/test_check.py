@@ -39,7 +39,7 @@ def planted(tmp_path, algorithm, old, new):
 
 @pytest.mark.parametrize("algorithm", list(check.ALGORITHMS))
 def test_every_tinymeta_module_passes(capsys, algorithm):
-    status, lines, err = run(capsys, algorithm, SOURCE / f"{algorithm}.py", "--cases", 20)
+    status, lines, err = run(capsys, algorithm, SOURCE / f"{algorithm}.py", "--cases", 20, "--bad-input")
     n = len(check.ALGORITHMS[algorithm].properties)
     assert status == 0 and not err, "\n".join(lines + err)
     assert len(lines) == n + 2 and sum(line.startswith("✓ ") for line in lines) == n
@@ -63,11 +63,10 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      'fast = [w - lr * g for w, lr, g in zip(fast, meta["lr"], grads)]',
      'fast = [w - getval(lr) * g for w, lr, g in zip(fast, meta["lr"], grads)]',
      {check.GRADIENT}, "10 of 10 cases fail"),
-    ("metasgd: check() does nothing", "metasgd",
-     'def check(meta, x, y, inner_steps):\n    """Raise a ValueError naming the bad value."""\n',
-     'def check(meta, x, y, inner_steps):\n    """Raise a ValueError naming the bad value."""\n    return\n',
-     {check.BAD_INPUT}, "inner_steps=-1 was accepted; meta['lr'][0] a number was accepted; "
-                        "meta without 'lr' raised KeyError"),  # an array too few: mlp.mse's ValueError
+    ("metasgd: the input check dropped", "metasgd",
+     'if set(meta) != {"params", "lr"} or int(inner_steps) != inner_steps or inner_steps < 0:', "if False:",
+     {check.BAD_INPUT}, "inner_steps=-1 was accepted; inner_steps=1.5 raised TypeError; "
+                        "meta without 'lr' raised KeyError"),
     ("metacurvature: M_in transposed", "metacurvature",
      "c[0] @ g @ c[1]", "c[0].T @ g @ c[1]",
      {check.ADAPT, check.META_LOSS, check.FIRST_ORDER}, "cases fail; smallest failing case: seed"),
@@ -116,16 +115,17 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
     ("imaml: newton_cg not passed on to adapt by query_loss_and_meta_gradient", "imaml",
      "loss, inner_lr, inner_steps, reg, newton_cg)\n    query_grads",
      "loss, inner_lr, inner_steps, reg)\n    query_grads",
-     {check.NEWTON_IMPLICIT, check.NEWTON_BAD_INPUT}, "newton_cg"),  # and meta_gradient newton_cg=0.5 is accepted
+     {check.NEWTON_IMPLICIT}, "newton_cg"),  # and, with --bad-input, meta_gradient newton_cg=0.5 accepted
     ("imaml: Newton steps that raise the objective taken", "imaml",
      "lower = trial_value <= value + 1e-12 * np.abs(value)",
      "lower = (trial_value <= value + 1e-12 * np.abs(value)) | (newton_cg > 0)",
      {check.NEWTON, check.NEWTON_NEVER_RISES, check.NEWTON_IMPLICIT},
      "3 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, 2 steps"),
     ("imaml: newton_cg's ValueError without the value", "imaml",
-     'f"newton_cg must be an integer >= 0, got {newton_cg!r}"', '"newton_cg must be an integer >= 0"',
-     {check.NEWTON_BAD_INPUT}, "adapt newton_cg=-1's ValueError does not name the value: newton_cg must be an "
-                               "integer >= 0; meta_gradient newton_cg=0.5's ValueError does not name the value"),
+     'f"inner_steps and newton_cg must be integers >= 0, got {inner_steps!r} and {newton_cg!r}"',
+     '"inner_steps and newton_cg must be integers >= 0"',
+     {check.NEWTON_BAD_INPUT}, "adapt newton_cg=-1's ValueError does not name the value: inner_steps and newton_cg "
+                               "must be integers >= 0; meta_gradient newton_cg=0.5's ValueError does not name the value"),
     ("cavia: the context's gradient cut in second order too", "cavia",
      "        if first_order:\n            grads = getval(grads)", "        grads = getval(grads)",
      {check.GRADIENT}, "(tol 1e-06); 9 of 10 cases fail"),
@@ -134,21 +134,38 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
      {check.CONTEXTS, check.CONTEXT_LOSS, check.CONTEXTS_CONSTANT, check.ZERO_CONTEXT_STEPS},
      "10 of 10 cases fail; smallest failing case: seed 2, sizes (5, 3, 1), 2 tasks, K 5, Q 3, 1 step, "
      "inner_lr 0.06041, n_context 2"),
-    ("cavia: check() does nothing", "cavia",
-     'def check(x, y, n_context, inner_lr, inner_steps):\n    """Raise a ValueError naming the bad value."""\n',
-     'def check(x, y, n_context, inner_lr, inner_steps):\n    """Raise a ValueError naming the bad value."""\n'
-     '    return\n',
+    ("cavia: the input check dropped", "cavia",
+     "if not inner_lr > 0 or int(inner_steps) != inner_steps or inner_steps < 0:", "if False:",
      {check.BAD_INPUT}, "inner_lr=0 was accepted; inner_steps=-1 was accepted; adapt inner_steps=1.5 raised TypeError"),
 ]
 
 
+def ran(algorithm, bad_input=False):
+    """The properties `check` runs for ALGO: all of them with --bad-input, else all but check.BAD_INPUTS."""
+    return [p for p in check.ALGORITHMS[algorithm].properties if bad_input or p not in check.BAD_INPUTS]
+
+
 @pytest.mark.parametrize("what, algorithm, old, new, broken, shown", PLANTED, ids=[p[0] for p in PLANTED])
 def test_a_planted_bug_fails_the_property_it_breaks(tmp_path, capsys, what, algorithm, old, new, broken, shown):
-    status, lines, err = run(capsys, algorithm, planted(tmp_path, algorithm, old, new), "--cases", 10)
+    bad_input = bool(broken & set(check.BAD_INPUTS))  # a bug in the error messages: checked with --bad-input
+    path = planted(tmp_path, algorithm, old, new)
+    status, lines, err = run(capsys, algorithm, path, "--cases", 10, *["--bad-input"] * bad_input)
     assert status == 1 and not err, "\n".join(lines + err)
     assert failing(algorithm, lines) == {p.text for p in broken}, "\n".join(lines)
     assert all(shown in line for line in lines if line.startswith("✗")), "\n".join(lines)
-    assert lines[-1].startswith(f"{len(broken)} of {len(check.ALGORITHMS[algorithm].properties)} properties fail")
+    assert lines[-1].startswith(f"{len(broken)} of {len(ran(algorithm, bad_input))} properties fail")
+
+
+def test_bad_input_properties_run_only_when_asked(tmp_path, capsys):
+    """An exercise is graded on its algorithm: a copy without input checks passes unless --bad-input is given."""
+    path = planted(tmp_path, "cavia", *PLANTED[-1][2:4])
+    n = len(ran("cavia"))
+    status, lines, _ = run(capsys, "cavia", path, "--cases", 3)
+    assert status == 0 and lines[0].endswith(f"{n} properties, 3 random cases each (seeds 0 to 2); 1 more with --bad-input")
+    assert lines[-1] == f"all {n} properties hold" and not any(check.BAD_INPUT.text in line for line in lines)
+    status, lines, _ = run(capsys, "cavia", path, "--cases", 3, "--bad-input")
+    assert status == 1 and lines[0].endswith(f"{n + 1} properties, 3 random cases each (seeds 0 to 2)")
+    assert lines[-1].startswith(f"1 of {n + 1} properties fail")
 
 
 def test_the_dense_hessian_is_autograds():
@@ -189,7 +206,7 @@ def test_an_imaml_copy_from_before_newton_cg_is_checked_on_everything_else(tmp_p
     path.write_text("from tinymeta.imaml import cg, meta_gradient, query_loss_and_meta_gradient, adapt as newer\n\n\n"
                     "def adapt(params, x, y, loss, inner_lr, inner_steps, reg):\n"
                     "    return newer(params, x, y, loss, inner_lr, inner_steps, reg)\n")
-    status, lines, err = run(capsys, "imaml", path, "--cases", 3)
+    status, lines, err = run(capsys, "imaml", path, "--cases", 3, "--bad-input")
     newton = {check.NEWTON, check.NEWTON_NEVER_RISES, check.NEWTON_IMPLICIT, check.NEWTON_BAD_INPUT}
     skipped = [f"- {p.text}: skipped, adapt has no newton_cg parameter" for p in newton]
     assert status == 0 and not err, "\n".join(lines + err)
@@ -229,8 +246,7 @@ def test_a_function_that_raises_fails_its_properties_with_the_error(tmp_path, ca
     assert status == 1 and not err
     assert next(l for l in lines if l.startswith("✗ adapt")).endswith(
         "raised NotImplementedError: the inner step: your exercise")  # one line, even for a message of two
-    untouched = {check.ZERO_STEPS.text, check.BAD_INPUT.text}  # no step taken; the input checks come first
-    assert failing("maml", lines) == {p.text for p in check.ALGORITHMS["maml"].properties} - untouched
+    assert failing("maml", lines) == {p.text for p in ran("maml")} - {check.ZERO_STEPS.text}  # no step taken
 
 
 def test_a_case_on_a_kink_is_skipped_and_a_property_of_mostly_skipped_cases_fails(capsys):
@@ -273,4 +289,4 @@ def test_a_file_that_cannot_be_checked_gets_one_line_and_exit_2(tmp_path, capsys
 def test_the_command_line_runs_the_checker(capsys):
     from tinymeta.lab import cli
     assert cli.main(["check", "maml", str(Path(tinymeta.__file__).with_name("maml.py")), "--cases", "3"]) == 0
-    assert "all 6 properties hold" in capsys.readouterr().out
+    assert "all 5 properties hold" in capsys.readouterr().out  # and with --bad-input, 6

@@ -18,4 +18,5 @@ Read top-down; each module imports only those below it:
     optim      Adam over a whole meta dict, and flattening it into one vector
     checkpoint a run folder: config.json, checkpoint.npz, result.json, written atomically
     flags      argument types shared by the command lines
+    malloc     the malloc setting that train, demo, bench and reproduce run switch on
 """

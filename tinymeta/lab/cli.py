@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from tinymeta.lab import checkpoint, train
+from tinymeta.lab import checkpoint, malloc, train
 from tinymeta.lab.evaluate import evaluate, table
 from tinymeta.lab.flags import Parser, boolean, nonnegative_int, positive_float, positive_int
 from tinymeta.lab.registry import ALGORITHMS
@@ -122,6 +122,7 @@ def main(argv=None):
 
 
 def do_train(args):
+    malloc.keep_freed_memory()  # a long loop: keep freed memory for reuse (lab/malloc.py)
     given = {k: v for k, v in vars(args).items()
              if v is not None and k not in ("command", "algorithm", "out", "resume", "quiet")}
     if args.resume is not None:
@@ -205,6 +206,7 @@ def do_plot(args):
 
 def do_demo(args):
     folder(args.out)
+    malloc.keep_freed_memory()
     if os.path.exists(os.path.join(args.out, "checkpoint.npz")):
         print(f"continuing the demo run in {args.out}", file=sys.stderr)
     else:

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from tinymeta.lab import checkpoint, train
+from tinymeta.lab import checkpoint, malloc, train
 from tinymeta.lab.checkpoint import commit, write_json
 from tinymeta.lab.evaluate import evaluate
 from tinymeta.lab.flags import positive_int
@@ -189,6 +189,7 @@ def command(p, args):
     elif args.command == "run":
         if not args.name:
             p.error("run needs a NAME such as maml-k10")
+        malloc.keep_freed_memory()
         run(args.name, args.results, args.iterations, args.validation_iterations, args.tasks, args.hidden)
     else:
         table(args.results)
