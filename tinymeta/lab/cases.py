@@ -92,6 +92,17 @@ def imaml_case(case):
     return case._replace(inner_lr=limit / 2, settings={"reg": reg, "newton_lr": 1.0})
 
 
+def weak_pull(case):
+    """An iMAML case on which a guard that compares with the wrong value lets an objective rise: reg a quarter of
+    the largest curvature, so that the objective's curvatures spread from below reg to reg + that curvature;
+    6 steps; a gradient rate 1.2 times plain steps' stability limit and a Newton rate of 1.9. A task's
+    objective first falls far below its value at theta, along the flat directions, then a step overshoots
+    along the sharpest one and would raise it."""
+    largest = largest_curvature(case.seed)
+    reg = largest / 4
+    return case._replace(steps=6, inner_lr=1.2 * 2 / (reg + largest), settings={"reg": reg, "newton_lr": 1.9})
+
+
 def cavia_case(case):
     """CAVIA's case: 1-3 context numbers, which the network takes as that many more inputs (standard normal
     rows appended to its first weight matrix)."""
