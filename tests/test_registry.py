@@ -1,4 +1,4 @@
-"""The registry's entries do what their modules say, with the defaults the README documents."""
+"""The registry's entries do what their modules say, with the defaults tinymeta/lab/README.md documents."""
 import re
 from pathlib import Path
 
@@ -72,9 +72,9 @@ def test_first_order_maml_treats_the_inner_gradient_as_a_constant():
 
 
 def test_the_readme_documents_the_training_defaults():
-    """Every `[--flag VALUE]` of the README's `train` line, and each algorithm's own options given there as
+    """Every `[--flag VALUE]` of tinymeta/lab/README.md's `train` line, and each algorithm's own options given there as
     `ALGO` (`--flag VALUE ...`), is the default make_config gives."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parent.parent / "tinymeta" / "lab" / "README.md").read_text()
     text = " ".join(readme[readme.index("- `train ALGO"):].split("\n- ")[0].split())  # that item of the list
     documented = {None: re.findall(r"\[--([a-z-]+) ([0-9.][0-9. ]*)\]", text)}
     documented.update({algo: re.findall(r"--([a-z-]+) ([0-9.]+)", flags)
