@@ -30,6 +30,13 @@ bench: $(INSTALLED)
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
+# What every tutorial prints and draws, written under its code blocks (tutorials/figures/NAME-BLOCK.png for
+# figures), and each tutorial as a notebook beside it (tutorials/NAME.ipynb): tutorials/render.py. Run it
+# after changing a tutorial or what it calls; tests/test_tutorials.py fails while an output is stale.
+.PHONY: tutorials
+tutorials: $(INSTALLED)
+	$(PY) tutorials/render.py
+
 # Figures of the tutorials, committed next to them (tutorials/figures/*.png).
 .PHONY: figures
 figures: $(INSTALLED)

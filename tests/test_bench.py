@@ -3,10 +3,12 @@ import os
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import tinymeta
 from tinymeta.lab import bench, optim
 
 
@@ -17,6 +19,7 @@ def test_quick_bench_prints_every_table(capsys):
         assert title in out
     for name in bench.available():
         assert f"\n{name} " in out
+    assert f"malloc keeps freed memory: {'yes' if platform.libc_ver()[0] == 'glibc' else 'no'}" in out
     # the batched and looped meta-gradients it times are the same gradient
     loop_table = out.split("max |difference|")[1].split("\n\n")[0].splitlines()[2:]
     differences = [float(line.split()[-1]) for line in loop_table]
@@ -39,10 +42,43 @@ def test_bad_arguments_exit_with_a_message(capsys):
     assert e.value.code != 0 and "--iterations must be >= 1" in capsys.readouterr().err
 
 
+RECORDING = """
+import ctypes
+calls = []  # every mallopt call made through ctypes, whichever way the library was loaded
+
+
+class Recording(ctypes.CDLL):
+    def __getitem__(self, name):
+        f = super().__getitem__(name)
+        return (lambda *args: calls.append(args) or f(*args)) if name == "mallopt" else f
+
+
+ctypes.CDLL, ctypes.cdll = Recording, ctypes.LibraryLoader(Recording)
+"""
+
+
+def recorded(code, **env):
+    """The mallopt calls a fresh Python process makes while running `code`."""
+    program = RECORDING + code + "\nprint(calls)"
+    run = subprocess.run([sys.executable, "-c", program], env={**os.environ, **env}, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.splitlines()[-1]
+
+
+SETTING = "[(-3, 4000000), (-1, 100000000)]"  # M_MMAP_THRESHOLD 4 MB, M_TRIM_THRESHOLD 100 MB
+
+
+def test_importing_tinymeta_changes_no_malloc_setting():
+    modules = ["tinymeta"] + [f"tinymeta.{p.stem}" for p in Path(tinymeta.__file__).parent.glob("[!_]*.py")] + [
+        f"tinymeta.lab.{name}" for name in ("cli", "train", "reproduce", "bench", "check", "malloc")]
+    assert recorded("import " + ", ".join(modules)) == "[]"
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the malloc setting is glibc's")
-def test_importing_tinymeta_tunes_malloc_unless_told_not_to():
-    def imported(**env):
-        code = "import tinymeta; print(tinymeta.KEEPS_FREED_MEMORY)"
-        run = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
-        return run.stdout.strip()
-    assert imported() == "True" and imported(TINYMETA_KEEP_FREED_MEMORY="0") == "False"
+def test_train_switches_the_setting_on_unless_told_not_to(tmp_path):
+    train = (f"from tinymeta.lab import cli\n"
+             f"assert cli.main(['train', 'maml', '--iterations', '1', '--meta-batch', '2', '--hidden', '4', "
+             f"'--out', {str(tmp_path / 'run')!r}, '--quiet']) == 0")
+    assert recorded(train) == SETTING  # also shows that the recording sees a call when there is one
+    assert recorded("from tinymeta.lab import malloc\nassert malloc.keep_freed_memory() is False",
+                    TINYMETA_KEEP_FREED_MEMORY="0") == "[]"

@@ -515,10 +515,10 @@ def test_diverged_tasks_are_counted_and_records_stay_strict_json():
     assert all(r["diverged"] == 0 and r["mse_query"] is not None for r in fine)
 
 
-def test_the_readme_shows_how_to_load_a_run(tiny_run, tmp_path, monkeypatch):
-    """The README's "Loading a run from Python" block, run as written on a small run in runs/maml."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme[readme.index("### Loading a run from Python"):]
+def test_the_lab_readme_shows_how_to_load_a_run(tiny_run, tmp_path, monkeypatch):
+    """tinymeta/lab/README.md's "Loading a run from Python" block, run as written on a small run in runs/maml."""
+    readme = (Path(__file__).parent.parent / "tinymeta" / "lab" / "README.md").read_text()
+    section = readme[readme.index("## Loading a run from Python"):]
     code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
     (tmp_path / "runs").mkdir()
     os.rename(tiny_run, tmp_path / "runs" / "maml")

@@ -1,10 +1,14 @@
-"""maml.py alone, copied next to a student's own model, meta-trains it: no tinymeta needed."""
+"""maml.py alone, copied next to a student's own model, meta-trains it; mlp.py alone works too: no tinymeta needed."""
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+from autograd import grad
+
 import tinymeta
+from tinymeta import maml, mlp, sinusoid
 
 STUDENT = r'''
 import sys
@@ -49,6 +53,42 @@ def test_maml_py_alone_meta_trains_a_students_model(tmp_path):
     assert run.returncode == 0, run.stderr
     before, after = map(float, run.stdout.split())
     assert after < 0.2 * before
+
+
+ALONE = r'''
+import sys
+sys.modules["tinymeta"] = None  # any import of tinymeta now fails: mlp.py must stand alone
+from collections import namedtuple
+import numpy as np
+from autograd import grad
+import maml, mlp
+
+assert mlp.mlp_fast is None  # the plain path
+Tasks = namedtuple("Tasks", "x_support y_support x_query y_query")
+rng = np.random.default_rng(0)
+params = mlp.init(rng, (1, 6, 6, 1))
+tasks = Tasks(rng.uniform(-5, 5, (4, 3, 1)), rng.normal(size=(4, 3, 1)),
+              rng.uniform(-5, 5, (4, 5, 1)), rng.normal(size=(4, 5, 1)))
+meta_gradient = grad(lambda p: maml.meta_loss(p, tasks, mlp.mse, 0.1, 2))(params)
+print(repr([mlp.mse(params, tasks.x_support, tasks.y_support).tolist(), [g.tolist() for g in meta_gradient]]))
+'''
+
+
+def test_mlp_py_alone_takes_the_plain_path_to_the_same_numbers(tmp_path):
+    """Copied out without mlp_fast.py, mlp.mse is mse_reference: the same losses and meta-gradients (to rounding)."""
+    for name in ("mlp.py", "maml.py"):
+        shutil.copy(Path(tinymeta.__file__).with_name(name), tmp_path / name)
+    (tmp_path / "alone.py").write_text(ALONE)
+    run = subprocess.run([sys.executable, "alone.py"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    loss, meta_gradient = eval(run.stdout)
+    rng = np.random.default_rng(0)  # the same draws, with tinymeta's mlp (its fast path)
+    params = mlp.init(rng, (1, 6, 6, 1))
+    tasks = sinusoid.Tasks(rng.uniform(-5, 5, (4, 3, 1)), rng.normal(size=(4, 3, 1)),
+                           rng.uniform(-5, 5, (4, 5, 1)), rng.normal(size=(4, 5, 1)), None, None)
+    expected = grad(lambda p: maml.meta_loss(p, tasks, mlp.mse, 0.1, 2))(params)
+    assert np.allclose(loss, mlp.mse(params, tasks.x_support, tasks.y_support), rtol=1e-12, atol=0)
+    assert all(np.allclose(g, e, rtol=1e-9, atol=1e-12) for g, e in zip(meta_gradient, expected))
 
 
 def test_algorithm_modules_import_only_numpy_and_autograd():

@@ -1,6 +1,8 @@
 """mlp.cross_entropy and mlp.accuracy: the definition, large logits, shapes; the gradient (softmax - y) and
 Hessian-vector products against central differences; and every algorithm's meta-gradient with cross-entropy
 as the model's loss, on small random classification tasks (tests/problems.py)."""
+import re
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -80,9 +82,9 @@ def test_hessian_vector_product_matches_finite_differences(problem):
     directional_check(along, params, grad(along)(params), rng, "mlp.cross_entropy Hessian-vector product")
 
 
-@pytest.mark.parametrize("y_shape, message", [((2, 2), r"got \(2, 2\)"), ((3, 3), r"got \(3, 3\)"), ((3,), r"got \(3,\)")])
-def test_labels_of_the_wrong_shape_name_the_shapes(y_shape, message):
-    with pytest.raises(ValueError, match=r"y must have shape \(\.\.\., 2, 3\) to match x \(2, 2\) .*" + message):
+@pytest.mark.parametrize("y_shape", [(2, 2), (3, 3), (3,), (1, 2, 3)])
+def test_labels_of_the_wrong_shape_name_the_shapes(y_shape):
+    with pytest.raises(ValueError, match=r"got x \(2, 2\) and y " + re.escape(str(y_shape))):
         mlp.cross_entropy(LINEAR, X, np.zeros(y_shape))
 
 

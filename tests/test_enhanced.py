@@ -5,9 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import oracles
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import enhanced, lslr, maml, metacurvature, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 # The learned rates and matrices multiply the inner gradient, which can be large: along them the meta-loss
 # bends sharply, so a step smaller than gradcheck's default keeps the O(h^2) error below its tolerance.
@@ -119,37 +119,22 @@ def test_msl_weights_at_the_floor():
 
 
 @pytest.mark.parametrize("args, message", [
-    ((0, 0, 10), "inner_steps must be an integer >= 1, got 0"),
-    ((3, -1, 10), "iteration and anneal_iterations must be >= 0, got -1 and 10"),
+    ((0, 0, 10), "inner_steps must be an integer >= 1, iteration and anneal_iterations >= 0, got 0, 0 and 10"),
+    ((3, -1, 10), "got 3, -1 and 10"),
+    ((3, 0, -1), "got 3, 0 and -1"),
 ])
 def test_msl_weights_bad_arguments(args, message):
     with pytest.raises(ValueError, match=message):
         enhanced.msl_weights(*args)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.update(lr=np.full((2, 3), 0.01)),
-     r"meta\['lr'\] must be an array of shape \(inner_steps, 4\).*got \(2, 3\)"),
-    (lambda m: m["curvature"].__setitem__(0, (np.eye(1), np.eye(4))),
-     r"meta\['curvature'\]\[0\] must be a pair \(M_in, M_out\) of shapes \(\(1, 1\), \(5, 5\)\)"
-     r".* got \(\(1, 1\), \(4, 4\)\)"),
-    (lambda m: m["curvature"].__setitem__(3, np.ones(2)),
-     r"must have the shape of params\[3\], \(1,\), got \(2,\)"),
-    (lambda m: m.pop("curvature"), r"keys 'params', 'lr' and 'curvature', got \['lr', 'params'\]"),
-])
-def test_bad_structures_say_what_was_expected(change, message):
+def test_bad_arguments():
     rng = np.random.default_rng(0)
     meta, tasks = enhanced.init(mlp.init(rng, (1, 5, 1)), 2), sinusoid.sample_tasks(rng, 3, 4, 6)
-    change(meta)
-    with pytest.raises(ValueError, match=message):
-        enhanced.meta_loss(meta, tasks, mlp.mse)
-    with pytest.raises(ValueError, match=message):
-        enhanced.adapt(meta, tasks.x_support, tasks.y_support, mlp.mse, 3)
-
-
-def test_step_weights_of_the_wrong_length():
-    rng = np.random.default_rng(0)
-    meta, tasks = enhanced.init(mlp.init(rng, (1, 5, 1)), 2), sinusoid.sample_tasks(rng, 3, 4, 6)
-    message = r"step_weights must have shape \(2,\), one weight per row of meta\['lr'\], got \(3,\)"
-    with pytest.raises(ValueError, match=message):
-        enhanced.meta_loss(meta, tasks, mlp.mse, enhanced.msl_weights(3, 0, 10))
+    with pytest.raises(ValueError, match=r"meta must have the keys 'params', 'lr' and 'curvature' and inner_steps be "
+                                         r"an integer >= 0, got \['lr', 'params'\] and 2"):
+        enhanced.meta_loss({"params": meta["params"], "lr": meta["lr"]}, tasks, mlp.mse)
+    with pytest.raises(ValueError, match=r"got \['curvature', 'lr', 'params'\] and -1"):
+        enhanced.adapt(meta, tasks.x_support, tasks.y_support, mlp.mse, -1)
+    with pytest.raises(ValueError, match="inner_steps must be an integer >= 1, got 0"):
+        enhanced.init(meta["params"], inner_steps=0)

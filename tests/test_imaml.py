@@ -9,7 +9,7 @@ from autograd import grad, hessian
 from autograd.misc import flatten
 from hypothesis import assume, given, strategies as st
 
-from tinymeta.gradcheck import directional_check
+from oracles import directional_check
 from problems import problems
 from tinymeta import imaml, mlp, sinusoid
 from tinymeta.sinusoid import Tasks
@@ -301,15 +301,15 @@ def test_the_implicit_correction_is_really_there():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(inner_steps=-1), "inner_steps must be an integer >= 0, got -1"),
-    (dict(inner_steps=1.5), "inner_steps must be an integer >= 0, got 1.5"),
-    (dict(inner_lr=-0.1), "inner_lr must be > 0, got -0.1"),
-    (dict(reg=0.0), "reg must be > 0, got 0.0"),
-    (dict(reg=float("nan")), "reg must be > 0, got nan"),
+    (dict(inner_steps=-1), "inner_steps and newton_cg must be integers >= 0, got -1 and 0"),
+    (dict(inner_steps=1.5), "inner_steps and newton_cg must be integers >= 0, got 1.5 and 0"),
+    (dict(inner_lr=-0.1), "inner_lr and reg must be > 0, got -0.1 and 1.0"),
+    (dict(reg=0.0), "inner_lr and reg must be > 0, got 0.01 and 0.0"),
+    (dict(reg=float("nan")), "inner_lr and reg must be > 0, got 0.01 and nan"),
     (dict(cg_steps=0), "cg_steps must be an integer >= 1, got 0"),
     (dict(cg_steps=2.5), "cg_steps must be an integer >= 1, got 2.5"),
-    (dict(newton_cg=-1), "newton_cg must be an integer >= 0, got -1"),
-    (dict(newton_cg=0.5), "newton_cg must be an integer >= 0, got 0.5"),
+    (dict(newton_cg=-1), "inner_steps and newton_cg must be integers >= 0, got 1 and -1"),
+    (dict(newton_cg=0.5), "inner_steps and newton_cg must be integers >= 0, got 1 and 0.5"),
 ])
 def test_bad_arguments(kwargs, message):
     rng = np.random.default_rng(0)
@@ -319,10 +319,10 @@ def test_bad_arguments(kwargs, message):
         imaml.meta_gradient(params, tasks, mlp.mse, **args)
 
 
-def test_mismatched_shapes_name_the_shapes():
+def test_mismatched_shapes_are_named_by_the_model():
     rng = np.random.default_rng(0)
     params, tasks = mlp.init(rng, (1, 5, 1)), sinusoid.sample_tasks(rng, 3, 4, 6)
-    with pytest.raises(ValueError, match=r"\(3, 4, 1\) and \(2, 4, 1\)"):
+    with pytest.raises(ValueError, match=r"got x \(3, 4, 1\) and y \(2, 4, 1\)"):
         imaml.adapt(params, tasks.x_support, tasks.y_support[:2], mlp.mse, 0.01, 1, 1.0)
-    with pytest.raises(ValueError, match=r"\(3, 6, 1\) and \(3, 5, 1\)"):
+    with pytest.raises(ValueError, match=r"got x \(3, 6, 1\) and y \(3, 5, 1\)"):
         imaml.meta_gradient(params, tasks._replace(y_query=tasks.y_query[:, :5]), mlp.mse, 0.01, 1, 1.0, 3)

@@ -4,9 +4,9 @@ from autograd import grad
 from hypothesis import given
 
 import oracles
+from oracles import directional_check
 from problems import inner_lrs, inner_steps, problems
 from tinymeta import maml, metacurvature, mlp, sinusoid
-from tinymeta.gradcheck import directional_check
 
 # The learned rates and matrices multiply the inner gradient, which can be large: along them the meta-loss
 # bends sharply, so a step smaller than gradcheck's default keeps the O(h^2) error below its tolerance.
@@ -91,35 +91,12 @@ def test_every_curvature_entry_gets_a_meta_gradient():
     assert np.any(g[0][1] != 0) and np.any(g[1] != 0) and np.any(g[2][0] != 0) and np.any(g[3] != 0)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda c: c.__setitem__(0, (np.eye(1), np.eye(4))),
-     r"meta\['curvature'\]\[0\] must be a pair \(M_in, M_out\) of shapes \(\(1, 1\), \(5, 5\)\) "
-     r"for params\[0\] of shape \(1, 5\), got \(\(1, 1\), \(4, 4\)\)"),
-    (lambda c: c.__setitem__(2, (np.eye(4), np.eye(1))),
-     r"shapes \(\(5, 5\), \(1, 1\)\) .* got \(\(4, 4\), \(1, 1\)\)"),
-    (lambda c: c.__setitem__(2, np.ones((5, 1))), r"must be a pair .* got \(5, 1\)"),
-    (lambda c: c.__setitem__(1, np.ones(4)),
-     r"meta\['curvature'\]\[1\] must have the shape of params\[1\], \(5,\), got \(4,\)"),
-    (lambda c: c.__setitem__(1, (np.eye(5), np.eye(5))),
-     r"must have the shape of params\[1\], \(5,\), got \(\(5, 5\), \(5, 5\)\)"),
-    (lambda c: c.pop(), r"meta\['curvature'\] must hold 4 entries, one per parameter array, got 3"),
-])
-def test_bad_structures_say_what_was_expected(change, message):
-    rng = np.random.default_rng(0)
-    meta, tasks = metacurvature.init(mlp.init(rng, (1, 5, 1))), sinusoid.sample_tasks(rng, 3, 4, 6)
-    change(meta["curvature"])
-    with pytest.raises(ValueError, match=message):
-        metacurvature.meta_loss(meta, tasks, mlp.mse)
-    with pytest.raises(ValueError, match=message):
-        metacurvature.adapt(meta, tasks.x_support, tasks.y_support, mlp.mse, 0.01, 1)
-
-
 def test_bad_arguments():
     rng = np.random.default_rng(0)
     meta, tasks = metacurvature.init(mlp.init(rng, (1, 5, 1))), sinusoid.sample_tasks(rng, 3, 4, 6)
-    with pytest.raises(ValueError, match="inner_lr must be > 0, got -0.1"):
+    with pytest.raises(ValueError, match="inner_lr must be > 0 and inner_steps an integer >= 0, got -0.1 and 1"):
         metacurvature.meta_loss(meta, tasks, mlp.mse, inner_lr=-0.1)
-    with pytest.raises(ValueError, match="inner_steps must be an integer >= 0, got -2"):
+    with pytest.raises(ValueError, match="inner_lr must be > 0 and inner_steps an integer >= 0, got 0.01 and -2"):
         metacurvature.meta_loss(meta, tasks, mlp.mse, inner_steps=-2)
-    with pytest.raises(ValueError, match=r"keys 'params' and 'curvature', got \['lr', 'params'\]"):
+    with pytest.raises(ValueError, match=r"meta must have the keys 'params' and 'curvature', got \['lr', 'params'\]"):
         metacurvature.meta_loss({"params": meta["params"], "lr": 0.1}, tasks, mlp.mse)

@@ -33,8 +33,8 @@ def test_one_step_is_the_mean_support_gradient_times_the_rate(problem, inner_lr)
 
 
 @pytest.mark.parametrize("inner_lr, steps, message", [
-    (0.01, 0, "inner_steps must be an integer >= 1, got 0"),
-    (-1.0, 1, "inner_lr must be > 0, got -1.0"),
+    (0.01, 0, "inner_lr must be > 0 and inner_steps an integer >= 1, got 0.01 and 0"),
+    (-1.0, 1, "inner_lr must be > 0 and inner_steps an integer >= 1, got -1.0 and 1"),
 ])
 def test_bad_arguments(inner_lr, steps, message):
     rng = np.random.default_rng(0)

@@ -25,7 +25,8 @@ def adapt(params, x, y, loss, inner_lr, inner_steps, first_order=False):
     params: list of arrays (one network, at least the two of the head); x (T, K, n_in), y (T, K, n_out).
     Returns a list like params with a leading task axis, (T,) + p.shape; the body is repeated unchanged.
     """
-    check(params, x, y, inner_lr, inner_steps)
+    if not np.all(getval(inner_lr) > 0) or int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"inner_lr must be > 0 and inner_steps an integer >= 0, got {inner_lr!r} and {inner_steps!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
     body, head = fast[:-2], fast[-2:]
     head_loss = lambda h, x, y: loss(body + list(h), x, y)  # ANIL: only the head is adapted
@@ -44,7 +45,6 @@ def meta_loss(params, tasks, loss, inner_lr=0.01, inner_steps=1, first_order=Fal
     `tasks` has x_support, y_support (T, K, ...) and x_query, y_query (T, Q, ...). autograd.grad of this
     w.r.t. params is the ANIL meta-gradient, for body and head.
     """
-    check(params, tasks.x_query, tasks.y_query, inner_lr, inner_steps)
     fast = adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, first_order)
     return np.mean(loss(fast, tasks.x_query, tasks.y_query))
 
@@ -53,15 +53,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(params, x, y, inner_lr, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    if not np.all(getval(inner_lr) > 0):
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
-    if len(params) < 2:
-        raise ValueError(f"params must end with the head's two arrays (W, b), got {len(params)} arrays")

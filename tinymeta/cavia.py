@@ -29,7 +29,8 @@ def adapt(params, x, y, loss, n_context, inner_lr, inner_steps, first_order=Fals
 
     params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out). Returns (T, n_context).
     """
-    check(x, y, n_context, inner_lr, inner_steps)
+    if not inner_lr > 0 or int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"inner_lr must be > 0 and inner_steps an integer >= 0, got {inner_lr!r} and {inner_steps!r}")
     context_loss = lambda phi, x, y: loss(params, with_context(x, phi), y)  # CAVIA: only phi adapts
     contexts = np.zeros((len(x), int(n_context)))  # every task starts from phi = 0
     for _ in range(inner_steps):
@@ -46,7 +47,6 @@ def meta_loss(params, tasks, loss, n_context, inner_lr, inner_steps, first_order
     `tasks` has x_support, y_support (T, K, n_in / n_out) and x_query, y_query (T, Q, ...).
     autograd.grad of this w.r.t. params is the CAVIA meta-gradient.
     """
-    check(tasks.x_query, tasks.y_query, n_context, inner_lr, inner_steps)
     contexts = adapt(params, tasks.x_support, tasks.y_support, loss, n_context, inner_lr, inner_steps,
                      first_order)
     return np.mean(loss(params, with_context(tasks.x_query, contexts), tasks.y_query))
@@ -56,15 +56,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(x, y, n_context, inner_lr, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) != 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(n_context) != n_context or n_context < 0:
-        raise ValueError(f"n_context must be an integer >= 0, got {n_context!r}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    if not inner_lr > 0:
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")

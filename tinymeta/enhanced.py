@@ -8,22 +8,20 @@ At inner step s, every parameter array's gradient is transformed by its curvatur
 Meta-parameters: {"params", "lr": (inner_steps, len(params)) as in lslr.py, "curvature": as in
 metacurvature.py}. The meta-loss is the query loss after the last step or, with step weights w_s,
 sum_s w_s * (query loss after step s+1). Past the trained steps `adapt` reuses the last row of rates.
-Imports numpy/autograd and, for the curvature transform and its structure, metacurvature.py (copy
-it along and write `import metacurvature` to use this file outside tinymeta).
+Imports numpy/autograd and, for the curvature's transform and init, metacurvature.py (copy it along
+and write `import metacurvature` to use this file outside tinymeta).
 """
 import autograd.numpy as np
 from autograd import grad
 from autograd.tracer import getval
 
-from tinymeta import metacurvature  # transform (M_in G M_out), init and check of the curvature
+from tinymeta import metacurvature  # the curvature's transform (M_in G M_out) and init
 
 
 def init(params, inner_steps=1, inner_lr=0.01):
     """{"params": a copy, "lr": inner_lr everywhere (inner_steps, len(params)), "curvature": identities}."""
     if int(inner_steps) != inner_steps or inner_steps < 1:
         raise ValueError(f"inner_steps must be an integer >= 1, got {inner_steps!r}")
-    if not inner_lr > 0:
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
     return dict(metacurvature.init(params), lr=np.full((int(inner_steps), len(params)), float(inner_lr)))
 
 
@@ -32,7 +30,9 @@ def adapt(meta, x, y, loss, inner_steps, first_order=False):
 
     x (T, K, n_in), y (T, K, n_out). Returns arrays of shape (T,) + p.shape, one per p in meta["params"].
     """
-    check(meta, x, y, inner_steps)
+    if set(meta) != {"params", "lr", "curvature"} or int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"meta must have the keys 'params', 'lr' and 'curvature' and inner_steps be an integer >= 0, "
+                         f"got {sorted(meta)} and {inner_steps!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in meta["params"]]  # one copy per task: (T,) + p.shape
     for s in range(inner_steps):
         fast = step(meta, fast, x, y, loss, s, first_order)
@@ -53,14 +53,10 @@ def meta_loss(meta, tasks, loss, step_weights=None, first_order=False):
     """Query loss after len(meta["lr"]) inner steps or, with step_weights (one per step), the multi-step
     loss sum_s step_weights[s] * (mean query loss after s+1 steps); a scalar, differentiable w.r.t. meta.
     """
-    check(meta, tasks.x_query, tasks.y_query, 0)
     inner_steps = len(meta["lr"])
     if step_weights is None:
         fast = adapt(meta, tasks.x_support, tasks.y_support, loss, inner_steps, first_order)
         return np.mean(loss(fast, tasks.x_query, tasks.y_query))
-    if np.shape(step_weights) != (inner_steps,):
-        raise ValueError(f"step_weights must have shape ({inner_steps},), one weight per row of "
-                         f"meta['lr'], got {np.shape(step_weights)}")
     fast, total = adapt(meta, tasks.x_support, tasks.y_support, loss, 0), 0.0  # theta, (T,) + p.shape
     for s in range(inner_steps):
         fast = step(meta, fast, tasks.x_support, tasks.y_support, loss, s, first_order)
@@ -75,11 +71,9 @@ def msl_weights(inner_steps, iteration, anneal_iterations):
     floor of 0.03/S (the value in the authors' code) while the last takes the rest. From iteration
     anneal_iterations on: one-hot on the last step, the plain final-step loss.
     """
-    if int(inner_steps) != inner_steps or inner_steps < 1:
-        raise ValueError(f"inner_steps must be an integer >= 1, got {inner_steps!r}")
-    if not 0 <= iteration or not 0 <= anneal_iterations:
-        raise ValueError(f"iteration and anneal_iterations must be >= 0, "
-                         f"got {iteration!r} and {anneal_iterations!r}")
+    if int(inner_steps) != inner_steps or inner_steps < 1 or iteration < 0 or anneal_iterations < 0:
+        raise ValueError(f"inner_steps must be an integer >= 1, iteration and anneal_iterations >= 0, "
+                         f"got {inner_steps!r}, {iteration!r} and {anneal_iterations!r}")
     if iteration >= anneal_iterations:
         return np.eye(inner_steps)[-1]
     early = np.full(inner_steps - 1, max(1 / inner_steps - iteration / (inner_steps * anneal_iterations),
@@ -91,21 +85,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(meta, x, y, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    meta = getval(meta)
-    if not isinstance(meta, dict) or set(meta) != {"params", "lr", "curvature"}:
-        got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"meta must be a dict with keys 'params', 'lr' and 'curvature', got {got}")
-    n, lr = len(meta["params"]), meta["lr"]
-    if not hasattr(lr, "shape") or len(lr.shape) != 2 or lr.shape[0] < 1 or lr.shape[1] != n:
-        got = lr.shape if hasattr(lr, "shape") else type(lr).__name__
-        raise ValueError(f"meta['lr'] must be an array of shape (inner_steps, {n}): a row of {n} rates, one "
-                         f"per parameter array, for each of inner_steps >= 1 steps; got {got}")
-    metacurvature.check_curvature(meta["params"], meta["curvature"])

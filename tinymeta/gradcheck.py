@@ -15,7 +15,6 @@ raises an AssertionError if a direction disagrees and returns the worst relative
 import numpy as np
 
 H, TOL = 1e-4, 1e-6
-LARGEST = {}  # name -> largest relative error directional_check has passed (the test suite prints it)
 
 
 def flatten(x):
@@ -43,9 +42,7 @@ def directional_error(f, x, analytic_grad, rng, h=H, tol=TOL, tries=5):
     Returns (error, analytic, finite difference), or None if all `tries` directions crossed a kink.
     """
     flat_x, unflatten = flatten(x)
-    flat_g, _ = flatten(analytic_grad)
-    if flat_g.shape != flat_x.shape:
-        raise ValueError(f"the gradient has {flat_g.size} numbers, x has {flat_x.size}")
+    flat_g, _ = flatten(analytic_grad)  # a gradient of another size fails in flat_g @ v, naming both sizes
     value = f(x)
     if np.ndim(value) != 0 or not np.isfinite(value):
         raise ValueError(f"f(x) must be a finite number, got {value!r}")
@@ -67,7 +64,7 @@ def directional_error(f, x, analytic_grad, rng, h=H, tol=TOL, tries=5):
 
 def directional_check(f, x, analytic_grad, rng, name="gradient", h=H, tol=TOL, tries=5, directions=1):
     """Assert that analytic_grad matches the central differences of f at x along `directions` random
-    directions; return the worst relative error (also kept in LARGEST[name])."""
+    directions; return the worst relative error."""
     worst = 0.0
     for _ in range(directions):
         found = directional_error(f, x, analytic_grad, rng, h, tol, tries)
@@ -77,5 +74,4 @@ def directional_check(f, x, analytic_grad, rng, name="gradient", h=H, tol=TOL, t
         if not error <= tol:
             raise AssertionError(f"{name}: analytic {exact!r} vs finite difference {fine!r} (rel. error {error:.2e})")
         worst = max(worst, error)
-    LARGEST[name] = max(LARGEST.get(name, 0.0), worst)
     return worst

@@ -33,9 +33,10 @@ def adapt(params, x, y, loss, inner_lr, inner_steps, reg, newton_cg=0):
     (tutorial 09). While every step lowers F_t these are plain steps.
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
-    check(x, y, inner_lr, inner_steps, reg)
-    if int(newton_cg) != newton_cg or newton_cg < 0:
-        raise ValueError(f"newton_cg must be an integer >= 0, got {newton_cg!r}")
+    if not inner_lr > 0 or not reg > 0:
+        raise ValueError(f"inner_lr and reg must be > 0, got {inner_lr!r} and {reg!r}")
+    if any(int(n) != n or n < 0 for n in (inner_steps, newton_cg)):
+        raise ValueError(f"inner_steps and newton_cg must be integers >= 0, got {inner_steps!r} and {newton_cg!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
     rate, value = np.full(len(x), float(inner_lr)), objective(fast, params, x, y, loss, reg)  # (T,), (T,)
     for _ in range(inner_steps):
@@ -61,7 +62,6 @@ def query_loss_and_meta_gradient(params, tasks, loss, inner_lr, inner_steps, reg
     `tasks` has x_support, y_support (T, K, ...) and x_query, y_query (T, Q, ...). The meta-gradient is
     the mean over tasks of (I + H_{s_t}(phi_t) / reg)^{-1} grad L_{q_t}(phi_t); newton_cg as in adapt.
     """
-    check(tasks.x_query, tasks.y_query, inner_lr, inner_steps, reg)
     if int(cg_steps) != cg_steps or cg_steps < 1:
         raise ValueError(f"cg_steps must be an integer >= 1, got {cg_steps!r}")
     fast = adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, reg, newton_cg)
@@ -126,15 +126,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(x, y, inner_lr, inner_steps, reg):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    if not inner_lr > 0:
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
-    if not reg > 0:
-        raise ValueError(f"reg must be > 0, got {reg!r}")

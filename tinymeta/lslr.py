@@ -18,8 +18,6 @@ def init(params, inner_steps=1, inner_lr=0.01):
     """{"params": a copy of params, "lr": inner_lr everywhere, shape (inner_steps, len(params))}."""
     if int(inner_steps) != inner_steps or inner_steps < 1:
         raise ValueError(f"inner_steps must be an integer >= 1, got {inner_steps!r}")
-    if not inner_lr > 0:
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
     return {"params": [np.array(p, dtype=float) for p in params],
             "lr": np.full((int(inner_steps), len(params)), float(inner_lr))}
 
@@ -31,7 +29,9 @@ def adapt(meta, x, y, loss, inner_steps, first_order=False):
     x (T, K, n_in), y (T, K, n_out). Returns a list like meta["params"] with a leading task axis:
     arrays of shape (T,) + p.shape.
     """
-    check(meta, x, y, inner_steps)
+    if set(meta) != {"params", "lr"} or int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"meta must have the keys 'params' and 'lr' and inner_steps be an integer >= 0, "
+                         f"got {sorted(meta)} and {inner_steps!r}")
     lr = meta["lr"]
     fast = [np.repeat(p[None], len(x), axis=0) for p in meta["params"]]  # one copy per task: (T,) + p.shape
     for s in range(inner_steps):
@@ -49,7 +49,6 @@ def meta_loss(meta, tasks, loss, first_order=False):
     `tasks` has x_support, y_support (T, K, ...) and x_query, y_query (T, Q, ...). autograd.grad of
     this w.r.t. meta is the meta-gradient, a dict like meta: for the weights and for the rates.
     """
-    check(meta, tasks.x_query, tasks.y_query, 0)
     fast = adapt(meta, tasks.x_support, tasks.y_support, loss, len(meta["lr"]), first_order)
     return np.mean(loss(fast, tasks.x_query, tasks.y_query))
 
@@ -58,20 +57,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(meta, x, y, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    meta = getval(meta)
-    if not isinstance(meta, dict) or set(meta) != {"params", "lr"}:
-        got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"meta must be a dict with keys 'params' and 'lr', got {got}")
-    n, lr = len(meta["params"]), meta["lr"]
-    if not hasattr(lr, "shape") or len(lr.shape) != 2 or lr.shape[0] < 1 or lr.shape[1] != n:
-        got = lr.shape if hasattr(lr, "shape") else type(lr).__name__
-        raise ValueError(f"meta['lr'] must be an array of shape (inner_steps, {n}): a row of {n} rates, one "
-                         f"per parameter array, for each of inner_steps >= 1 steps; got {got}")

@@ -20,10 +20,8 @@ def adapt(params, x, y, loss, inner_lr, inner_steps, first_order=False):
     params: list of arrays (one network); x (T, K, n_in), y (T, K, n_out) (arrays, or lists of numbers).
     Returns a list like params with a leading task axis: arrays of shape (T,) + p.shape.
     """
-    check(x, y, inner_lr, inner_steps)
-    if not all(hasattr(p, "shape") for p in params):
-        raise ValueError("params must be a list of arrays, e.g. mlp.init(rng); got entries of type "
-                         + ", ".join(sorted({type(p).__name__ for p in params})))
+    if not np.all(getval(inner_lr) > 0) or int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"inner_lr must be > 0 and inner_steps an integer >= 0, got {inner_lr!r} and {inner_steps!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
     for _ in range(inner_steps):
         grads = task_grads(fast, x, y, loss)
@@ -39,7 +37,6 @@ def meta_loss(params, tasks, loss, inner_lr=0.01, inner_steps=1, first_order=Fal
     `tasks` has x_support, y_support (T, K, n_in / n_out) and x_query, y_query (T, Q, ...).
     autograd.grad of this w.r.t. params is the MAML meta-gradient.
     """
-    check(tasks.x_query, tasks.y_query, inner_lr, inner_steps)
     fast = adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, first_order)
     return np.mean(loss(fast, tasks.x_query, tasks.y_query))
 
@@ -49,13 +46,3 @@ def task_grads(fast, x, y, loss):
     the sum over tasks holds, in slice t, the gradient of task t alone (vmap by hand)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(x, y, inner_lr, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    if not np.all(getval(inner_lr) > 0):
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")

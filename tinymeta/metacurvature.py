@@ -37,7 +37,10 @@ def adapt(meta, x, y, loss, inner_lr, inner_steps, first_order=False):
     x (T, K, n_in), y (T, K, n_out). Returns a list like meta["params"] with a leading task axis:
     arrays of shape (T,) + p.shape.
     """
-    check(meta, x, y, inner_lr, inner_steps)
+    if set(meta) != {"params", "curvature"}:
+        raise ValueError(f"meta must have the keys 'params' and 'curvature', got {sorted(meta)}")
+    if not np.all(getval(inner_lr) > 0) or int(inner_steps) != inner_steps or inner_steps < 0:
+        raise ValueError(f"inner_lr must be > 0 and inner_steps an integer >= 0, got {inner_lr!r} and {inner_steps!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in meta["params"]]  # one copy per task: (T,) + p.shape
     for _ in range(inner_steps):
         grads = task_grads(fast, x, y, loss)
@@ -53,7 +56,6 @@ def meta_loss(meta, tasks, loss, inner_lr=0.01, inner_steps=1, first_order=False
     `tasks` has x_support, y_support (T, K, ...) and x_query, y_query (T, Q, ...). autograd.grad of
     this w.r.t. meta is the meta-gradient, a dict like meta: for the weights and for the curvature.
     """
-    check(meta, tasks.x_query, tasks.y_query, inner_lr, inner_steps)
     fast = adapt(meta, tasks.x_support, tasks.y_support, loss, inner_lr, inner_steps, first_order)
     return np.mean(loss(fast, tasks.x_query, tasks.y_query))
 
@@ -62,34 +64,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(meta, x, y, inner_lr, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 0:
-        raise ValueError(f"inner_steps must be an integer >= 0, got {inner_steps!r}")
-    if not np.all(getval(inner_lr) > 0):
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")
-    meta = getval(meta)
-    if not isinstance(meta, dict) or set(meta) != {"params", "curvature"}:
-        got = sorted(meta) if isinstance(meta, dict) else type(meta).__name__
-        raise ValueError(f"meta must be a dict with keys 'params' and 'curvature', got {got}")
-    check_curvature(meta["params"], meta["curvature"])
-
-
-def check_curvature(params, curvature):
-    """Raise a ValueError saying which curvature entry does not fit its parameter array, and how."""
-    if len(curvature) != len(params):
-        raise ValueError(f"meta['curvature'] must hold {len(params)} entries, one per parameter array, "
-                         f"got {len(curvature)}")
-    for i, (p, c) in enumerate(zip(params, curvature)):
-        shape, c = np.shape(p), getval(c)
-        got = tuple(np.shape(m) for m in c) if isinstance(c, (tuple, list)) else np.shape(c)
-        if len(shape) == 2 and got != ((shape[0], shape[0]), (shape[1], shape[1])):
-            raise ValueError(f"meta['curvature'][{i}] must be a pair (M_in, M_out) of shapes "
-                             f"{((shape[0], shape[0]), (shape[1], shape[1]))} for params[{i}] of shape "
-                             f"{shape}, got {got}")
-        if len(shape) != 2 and got != shape:
-            raise ValueError(f"meta['curvature'][{i}] must have the shape of params[{i}], {shape}, got {got}")

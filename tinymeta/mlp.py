@@ -8,12 +8,17 @@ so that one call evaluates T different networks on T different tasks at once.
 one operation at a time. `mse`, the loss the algorithms use, computes the same numbers through
 mlp_fast.py, whose gradient and Hessian-vector product are derived by hand
 (tutorials/08-fast-gradients.md): autograd then records one step where it would record dozens
-(see `make bench` for what that buys).
+(see `make bench` for what that buys). Copied out without mlp_fast.py, this file still works:
+`mse` is then `mse_reference` (the same numbers, more slowly); copy mlp_fast.py along and write
+`import mlp_fast` to keep the fast path.
 """
 import autograd.numpy as np
 from autograd.tracer import isbox
 
-from tinymeta import mlp_fast
+try:
+    from tinymeta import mlp_fast
+except ImportError:  # this file copied out alone: mse takes the plain path
+    mlp_fast = None
 
 
 def init(rng, sizes=(1, 40, 40, 1)):
@@ -24,11 +29,6 @@ def init(rng, sizes=(1, 40, 40, 1)):
     to layer (He et al. 2015), so the network starts neither flat nor exploding.
     `rng` is a numpy.random.Generator. Returns [W1, b1, W2, b2, ...] in float64.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator, e.g. numpy.random.default_rng(0), got {rng!r}")
-    sizes = tuple(int(s) for s in sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must list at least two positive layer widths, got {sizes}")
     params = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         params.append(rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_in, n_out)))
@@ -43,7 +43,6 @@ def predict(params, x):
     the parameters (or be absent from one of them, and broadcast). Lists are taken as arrays.
     """
     params, x = arrays(params), array(x)
-    check(params, x)
     h = x
     for W, b in zip(params[:-2:2], params[1:-2:2]):
         h = np.maximum(h @ W + b[..., None, :], 0.0)  # (..., K, n_hidden)
@@ -64,9 +63,9 @@ def mse(params, x, y):
     Lists (of numbers) are taken as arrays.
     """
     params, x, y = arrays(params), array(x), array(y)  # also reads the arrays out of autograd's list once
-    check(params, x, y)
-    if isbox(x) or isbox(y):  # differentiating with respect to the data: the plain path
+    if mlp_fast is None or isbox(x) or isbox(y):  # copied out alone, or differentiating w.r.t. the data
         return mse_reference(params, x, y)
+    check(params, x, y)
     return mlp_fast.mse(x, y, *params)  # one autograd primitive
 
 
@@ -77,27 +76,16 @@ def array(a):
 
 def arrays(params):
     """The parameter list with every entry an array (see `array`)."""
-    if not isinstance(params, (list, tuple)) and not isbox(params):
-        raise ValueError(f"params must be a list of arrays [W1, b1, W2, b2, ...], got {type(params).__name__}")
     return [array(p) for p in params]
 
 
-def check(params, x, y=None):
-    """Raise a ValueError naming the shapes if params, x (and y) do not fit together."""
-    if len(params) < 2 or len(params) % 2:
-        raise ValueError(f"params must be [W1, b1, W2, b2, ...], got {len(params)} arrays")
-    if np.ndim(x) < 2:
-        raise ValueError(f"x must have shape (..., K, n_in), got {np.shape(x)}")
-    n = np.shape(x)[-1]
-    for i in range(0, len(params), 2):
-        W, b = np.shape(params[i]), np.shape(params[i + 1])
-        if len(W) < 2 or W[-2] != n or b[-1:] != W[-1:]:
-            raise ValueError(f"layer {i // 2 + 1}: W {W} and b {b} do not take inputs of "
-                             f"width {n} (x has shape {np.shape(x)})")
-        n = W[-1]
-    if y is not None and np.shape(y)[-2:] != (np.shape(x)[-2], n):
-        raise ValueError(f"y must have shape (..., {np.shape(x)[-2]}, {n}) to match x {np.shape(x)}, "
-                         f"got {np.shape(y)}")
+def check(params, x, y):
+    """Raise a ValueError naming the shapes unless x is (..., K, n_in) and y (..., K, n_out) for the network's
+    n_in and n_out (a hidden layer that does not fit its neighbours fails in numpy's matmul, which names it)."""
+    n_in, n_out = np.shape(params[0])[-2:-1], np.shape(params[-1])[-1:]
+    if len(params) % 2 or np.shape(x)[-1:] != n_in or np.shape(y) != np.shape(x)[:-1] + n_out:
+        raise ValueError(f"params of shapes {[np.shape(p) for p in params]} must take x (..., K, n_in) to "
+                         f"y (..., K, n_out), got x {np.shape(x)} and y {np.shape(y)}")
 
 
 # ----- classification: softmax cross-entropy and accuracy (tutorials/12-classification.md) -----
@@ -111,11 +99,9 @@ def cross_entropy(params, x, y):
     the log-sum-exp taken as m + log sum_j exp(z_j - m) with m = max_j z_j, so that no exp overflows.
     Differentiated by autograd op by op (m drops out of the gradient). Lists are taken as arrays.
     """
+    params, x, y = arrays(params), array(x), array(y)
+    check(params, x, y)
     logits = predict(params, x)  # (..., K, N)
-    y = array(y)
-    if np.shape(y) != np.shape(logits)[-np.ndim(y):] or np.ndim(y) < 2:
-        raise ValueError(f"y must have shape (..., {np.shape(logits)[-2]}, {np.shape(logits)[-1]}) to match "
-                         f"x {np.shape(x)} and the network's {np.shape(logits)[-1]} outputs, got {np.shape(y)}")
     top = np.max(logits, axis=-1, keepdims=True)  # (..., K, 1)
     log_sum_exp = top[..., 0] + np.log(np.sum(np.exp(logits - top), axis=-1))  # (..., K)
     return np.mean(log_sum_exp - np.sum(y * logits, axis=-1), axis=-1)

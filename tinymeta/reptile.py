@@ -17,7 +17,8 @@ def adapt(params, x, y, loss, inner_lr, inner_steps):
 
     params: list of arrays; x (T, K, n_in), y (T, K, n_out). Returns arrays of shape (T,) + p.shape.
     """
-    check(x, y, inner_lr, inner_steps)
+    if not inner_lr > 0 or int(inner_steps) != inner_steps or inner_steps < 1:
+        raise ValueError(f"inner_lr must be > 0 and inner_steps an integer >= 1, got {inner_lr!r} and {inner_steps!r}")
     fast = [np.repeat(p[None], len(x), axis=0) for p in params]  # one copy per task: (T,) + p.shape
     for _ in range(inner_steps):
         grads = task_grads(fast, x, y, loss)
@@ -35,13 +36,3 @@ def task_grads(fast, x, y, loss):
     """Every task's own gradient, from the gradient of the sum over tasks (as in maml.py)."""
     return grad(lambda w: np.sum(loss(w, x, y)))(fast)
 
-
-def check(x, y, inner_lr, inner_steps):
-    """Raise a ValueError naming the bad value."""
-    if np.ndim(x) < 3 or np.shape(x)[:-1] != np.shape(y)[:-1]:
-        raise ValueError(f"x and y must have shapes (T, K, n_in) and (T, K, n_out), "
-                         f"got {np.shape(x)} and {np.shape(y)}")
-    if int(inner_steps) != inner_steps or inner_steps < 1:
-        raise ValueError(f"inner_steps must be an integer >= 1, got {inner_steps!r}")
-    if not inner_lr > 0:
-        raise ValueError(f"inner_lr must be > 0, got {inner_lr!r}")

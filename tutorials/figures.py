@@ -1,10 +1,11 @@
-"""Make the figures of tutorials 01-06: `make figures`, or `python tutorials/figures.py [--out DIR] [--only NAME ...]`.
+"""Make the figures of the tutorials and the README: `make figures`, or `python tutorials/figures.py [--out DIR] [--only NAME ...]`.
 
 Every figure is computed here from tinymeta, with fixed seeds; the PNGs are committed next to the
-tutorials so that GitHub shows them. Takes about a minute on one core (the pretraining run of 01,
-the short meta-training runs of 06); `--only 06-short-run.png` makes just that one.
+tutorials so that GitHub shows them. Takes a minute or two on one core (the pretraining run of 01, the
+README's MAML loop for 03, the short meta-training runs of 07); `--only 07-short-run.png` makes just that one.
 """
 import argparse
+import re
 from pathlib import Path
 
 import autograd.numpy as anp
@@ -20,6 +21,7 @@ from tinymeta import enhanced, maml, mlp, reptile, sinusoid  # noqa: E402
 from tinymeta.lab import optim, registry, train  # noqa: E402
 
 GRID = np.linspace(-5, 5, 401)[:, None]  # (401, 1)
+ROOT = Path(__file__).parent.parent
 
 
 def tasks_figure(path):
@@ -132,6 +134,45 @@ def first_order_gap_figure(path):
     plt.close(fig)
 
 
+def readme_loop():
+    """The README's MAML loop, executed as written (it prints its errors): the names it defines."""
+    [code] = re.findall(r"^```python\n(.*?)^```", (ROOT / "README.md").read_text(), re.S | re.M)
+    namespace = {"__name__": "readme"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+def maml_before_after_figure(path):
+    """03 and the README: the network the README's loop meta-trains (tutorial 03 trains the same), on three of
+    the README's held-out tasks (those with amplitude nearest 1, 2.5 and 4), before and after 1 and 10 steps."""
+    loop = readme_loop()
+    params, new = loop["params"], loop["new"]
+    chosen = [int(np.argmin(np.abs(new.amplitude - a))) for a in (1.0, 2.5, 4.0)]
+    tasks = sinusoid.Tasks(*(a[chosen] for a in new))
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3), sharey=True)
+    errors = {}
+    for steps, style, color in ((0, "--", "0.5"), (1, "-", "C0"), (10, "-", "C1")):
+        fast = maml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, 0.01, steps)
+        errors[steps] = mlp.mse(fast, tasks.x_query, tasks.y_query)                   # (3,)
+        curves = mlp.predict(fast, np.broadcast_to(GRID, (3,) + GRID.shape))          # (3, 401, 1)
+        for t, ax in enumerate(axes):
+            label = "before adapting" if steps == 0 else f"after {steps} step{'s' * (steps > 1)}"
+            ax.plot(GRID, curves[t], style, color=color, lw=1.5, label=label)
+    assert np.all(errors[10] < errors[0]), "the README says ten steps fit the task"
+    for t, ax in enumerate(axes):
+        truth = tasks.amplitude[t] * np.sin(GRID - tasks.phase[t])
+        ax.plot(GRID, truth, "k", lw=1, label="the task", zorder=3)                    # on top of the fits
+        ax.plot(tasks.x_support[t], tasks.y_support[t], "o", color="C3", ms=5, label="10 support points", zorder=4)
+        ax.set(xlabel="x", title=f"A = {tasks.amplitude[t]:.2f}, φ = {tasks.phase[t]:.2f}")
+    axes[0].set(ylabel="y")
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle("MAML's meta-learned initialisation on three new tasks (the README's loop, 2,000 iterations)",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def taylor_figure(path):
     """04: error of the Taylor expansions of Reptile (two steps) and MAML (one step) against alpha."""
     params = mlp.init(np.random.default_rng(0), (1, 40, 40, 1))
@@ -169,7 +210,7 @@ def taylor_figure(path):
 
 
 def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterations=500, iterations=1500):
-    """05: the three MAML++ schedules of train.py over one run, as train.run applies them."""
+    """06: the three MAML++ schedules of train.py over one run, as train.run applies them."""
     its = np.arange(1, iterations + 1)
     config = train.make_config("enhanced", inner_steps=steps, msl_iterations=msl_iterations,
                                first_order_iterations=first_order_iterations, iterations=iterations, cosine=True)
@@ -226,17 +267,17 @@ def short_run(name, iterations, every, meta_batch=10, test_tasks=200):
 
 
 def short_run_figure(path, iterations=300, every=10):
-    """06: query MSE after one step on 200 new tasks during short runs; Enhanced's learned rates."""
+    """07: query MSE after one step on 200 new tasks during short runs; Enhanced's learned rates."""
     runs = {name: short_run(name, iterations, every) for name in ("maml", "metacurvature", "enhanced")}
     marks = runs["maml"][0]
     at = {name: dict(zip(marks, errors)) for name, (_, errors, _, _) in runs.items()}
-    assert at["enhanced"][40] < 0.5 * at["maml"][40], "tutorial 06: Enhanced below half of MAML at 40"
+    assert at["enhanced"][40] < 0.5 * at["maml"][40], "tutorial 07: Enhanced below half of MAML at 40"
     assert all(at[name][iterations] < at["maml"][iterations] for name in ("metacurvature", "enhanced")), \
-        "tutorial 06: both learned preconditioners end the short run below MAML"
-    assert all(at[name][iterations] < 0.1 * at[name][0] for name in runs), "tutorial 06: all fall tenfold"
+        "tutorial 07: both learned preconditioners end the short run below MAML"
+    assert all(at[name][iterations] < 0.1 * at[name][0] for name in runs), "tutorial 07: all fall tenfold"
     final = runs["enhanced"][3]
     for i in (3, 5):  # b2, b3: negative learned rates while their bias vectors m stay positive
-        assert final["lr"][0, i] < 0 and np.all(final["curvature"][i] > 0), "tutorial 06: steps up the gradient"
+        assert final["lr"][0, i] < 0 and np.all(final["curvature"][i] > 0), "tutorial 07: steps up the gradient"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for (name, (marks, errors, _, _)), color in zip(runs.items(), ("C0", "C1", "C2")):
         axes[0].semilogy(marks, errors, "o-", ms=2.5, color=color, label=name)
@@ -264,9 +305,10 @@ FIGURES = {
     "01-pretrain-mean.png": pretrain_figure,
     "02-central-differences.png": central_differences_figure,
     "03-first-order-gap.png": first_order_gap_figure,
+    "03-maml-before-after.png": maml_before_after_figure,
     "04-taylor.png": taylor_figure,
-    "05-maml-plus-plus.png": maml_plus_plus_figure,
-    "06-short-run.png": short_run_figure,
+    "06-maml-plus-plus.png": maml_plus_plus_figure,
+    "07-short-run.png": short_run_figure,
 }
 
 
@@ -275,7 +317,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "figures",
                         help="folder for the PNGs (default: tutorials/figures)")
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(FIGURES),
-                        help="make only these figures, e.g. --only 05-maml-plus-plus.png (default: all)")
+                        help="make only these figures, e.g. --only 06-maml-plus-plus.png (default: all)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, make in FIGURES.items():

@@ -18,8 +18,8 @@ from importlib.metadata import version
 import numpy as np
 from autograd import grad
 
-import tinymeta
 from tinymeta import mlp, sinusoid
+from tinymeta.lab import malloc
 from tinymeta.lab.optim import adam, flatten
 
 INNER_LR, META_LR = 0.01, 1e-3
@@ -183,12 +183,13 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(sys.argv[1:] if argv is None else argv)
+    kept = malloc.keep_freed_memory()  # as train does
     rng = np.random.default_rng(args.seed)
     modules = available()
     threads = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS") or k == "OPENBLAS_CORETYPE"}
     print(f"python {platform.python_version()}, numpy {np.__version__}, autograd {version('autograd')}, "
           f"{os.cpu_count()} CPUs, {platform.machine()}; {threads or 'no thread settings in the environment'}; "
-          f"malloc keeps freed memory: {'yes' if tinymeta.KEEPS_FREED_MEMORY else 'no'} (see tinymeta/__init__.py)")
+          f"malloc keeps freed memory: {'yes' if kept else 'no'} (see tinymeta/lab/malloc.py)")
     print(f"setting: MLP 1-40-40-1, K = {args.k} support and query points, inner lr {INNER_LR}, "
           f"Adam {META_LR}; median ms per meta-iteration (meta-gradient + Adam, sampling excluded)\n")
 

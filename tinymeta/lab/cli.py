@@ -13,7 +13,7 @@ import signal
 import sys
 
 from tinymeta import omniglot
-from tinymeta.lab import checkpoint, families, train
+from tinymeta.lab import checkpoint, families, malloc, train
 from tinymeta.lab.evaluate import classification_table, evaluate, lake, lake_table, nearest, number, table
 from tinymeta.lab.flags import Parser, boolean, nonnegative_int, positive_float, positive_int
 from tinymeta.lab.registry import ALGORITHMS
@@ -155,6 +155,7 @@ def main(argv=None):
 
 
 def do_train(args):
+    malloc.keep_freed_memory()  # a long loop: keep freed memory for reuse (lab/malloc.py)
     given = {k: v for k, v in vars(args).items()
              if v is not None and k not in ("command", "algorithm", "out", "resume", "quiet")}
     if args.resume is not None:
@@ -288,6 +289,7 @@ def do_plot(args):
 
 def do_demo(args):
     folder(args.out)
+    malloc.keep_freed_memory()
     if os.path.exists(os.path.join(args.out, "checkpoint.npz")):
         print(f"continuing the demo run in {args.out}", file=sys.stderr)
     else:

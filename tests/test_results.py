@@ -1,0 +1,79 @@
+"""The committed results keep their books: every run of protocol.RUNS is there, made by committed code from the
+protocol's seeds with the command it records; every choice of a hyperparameter is the lowest validation score
+among candidates that were all tried, and what the run trained with; a committed cell is what `evaluate`
+computes again; the task streams share no task; the reproduction time results/README.md states is the sum of
+the runs' own times."""
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from tinymeta import maml, mlp, sinusoid
+from tinymeta.lab import checkpoint, protocol, registry, reproduce, train
+from tinymeta.lab.evaluate import DIVERGED, evaluate
+
+ROOT = Path(__file__).parent.parent
+RESULTS = ROOT / "results"
+
+
+def committed_runs():
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(RESULTS.glob("runs/*/result.json"))}
+
+
+def test_every_run_of_the_protocol_is_committed_from_committed_code_and_the_protocol_seeds():
+    runs = committed_runs()
+    assert set(runs) == set(protocol.RUNS), set(protocol.RUNS) ^ set(runs)
+    for name, r in runs.items():
+        assert f"--shots {r['shots']} " in r["command"] and f"--out results/runs/{name} " in r["command"], name
+        assert r["seed"] == protocol.SEED and r["test_seed"] == protocol.TEST_SEED, name
+        assert re.fullmatch(r"[0-9a-f]{40}", r["commit"]), f"{name} ran from uncommitted code: {r['commit']}"
+        assert r["iterations"] == 70000 or r["diverged"], name
+
+
+def test_every_choice_is_the_lowest_validation_score_and_what_the_run_trained_with():
+    runs = committed_runs()
+    for name, spec in protocol.RUNS.items():
+        path = RESULTS / "select" / f"{name}.json"
+        assert path.exists() == bool(spec["select"] and name in runs), name   # scores exactly for runs that choose
+        if not path.exists():
+            continue
+        selection = json.loads(path.read_text())
+        assert [c["candidate"] for c in selection["candidates"]] == spec["select"][1], name   # every candidate tried
+        scored = [c for c in selection["candidates"] if c["score"] is not None]   # null: diverged in its trial
+        best = min(scored, key=lambda c: c["score"])["candidate"] if scored else spec["select"][1][0]
+        assert selection["chosen"] == best == runs[name]["chosen"], name
+        trained_with = reproduce.train_settings(spec, runs[name]["config"]["iterations"], [40, 40], best)
+        assert all(runs[name]["config"][k] == trained_with[k] for k in best), name
+
+
+def test_a_committed_cell_is_what_evaluate_computes_again_and_what_a_loop_over_tasks_gives():
+    run, shots, steps = "maml-finn-k10", 5, 5
+    with np.load(RESULTS / "runs" / run / "meta.npz") as npz:
+        meta = checkpoint.unleaves(dict(npz), "meta")
+    record = json.loads((RESULTS / "runs" / run / "result.json").read_text())
+    committed = record["evaluations"][str(shots)][steps]
+    again = evaluate(meta, registry.ALGORITHMS["maml"], record["config"], train.task_stream(protocol.TEST_SEED, "evaluate"),
+                     shots, steps, 1000)
+    keys = ("mse_query", "ci_query", "median_query", "diverged")
+    assert {k: again[steps][k] for k in keys} == {k: committed[k] for k in keys}
+    tasks = sinusoid.sample_tasks(train.task_stream(protocol.TEST_SEED, "evaluate"), 1000, shots, shots)
+    adapted = maml.adapt(meta["params"], tasks.x_support, tasks.y_support, mlp.mse, record["config"]["inner_lr"], steps)
+    errors = mlp.mse(adapted, tasks.x_query, tasks.y_query)
+    before = mlp.mse([np.repeat(p[None], 1000, axis=0) for p in meta["params"]], tasks.x_query, tasks.y_query)
+    assert abs(errors.mean() - committed["mse_query"]) <= 1e-12 * committed["mse_query"]
+    assert abs(1.96 * errors.std(ddof=1) / np.sqrt(1000) - committed["ci_query"]) <= 1e-12 * committed["ci_query"]
+    assert np.sum(~np.isfinite(errors) | (errors > DIVERGED * before)) == committed["diverged"]
+
+
+def test_training_validation_and_test_tasks_come_from_streams_that_share_no_task():
+    first = {purpose: sinusoid.sample_tasks(train.task_stream(seed, purpose), 1000, 10, 10)
+             for seed, purpose in ((protocol.SEED, "train"), (protocol.SEED, "validation"), (protocol.TEST_SEED, "evaluate"))}
+    assert all(not np.any(np.isin(first[a].amplitude, first[b].amplitude)) for a in first for b in first if a != b)
+
+
+def test_the_stated_reproduction_time_is_the_sum_of_the_runs_own_times():
+    hours = sum(r["finished"] - r["started"] for r in committed_runs().values()) / 3600
+    text = " ".join((RESULTS / "README.md").read_text().split())
+    assert f"the {len(committed_runs())} runs take {hours:.1f} hours" in text
+    assert f"about {hours / 2:.1f} hours of wall time" in text
