@@ -186,6 +186,13 @@ def test_a_checkpoint_refuses_a_configuration_of_other_tasks(capsys, omniglot_ru
     assert code == 2 and "queries 1 in the checkpoint, 3 in config.json" in err
 
 
+def test_help_names_the_family_flags(capsys):
+    code, out, _ = run_cli(capsys, "train", "--help")
+    assert code == 0 and all(flag in out for flag in ("--problem {sinusoid,omniglot}", "--ways N", "--queries Q", "--rotate BOOL"))
+    code, out, _ = run_cli(capsys, "nearest", "--help")
+    assert code == 0 and out.startswith("usage: tinymeta nearest")
+
+
 @pytest.mark.parametrize("argv, bad", [
     (["train", "maml", "--ways", "5"], "maml does not take ways (those are for --problem omniglot)"),
     (["train", "maml", "--problem", "omniglot", "--ways", "25"], "--ways 25 is more than the 24 characters"),

@@ -98,7 +98,8 @@ def parser():
                    f"{OMNIGLOT_STEPS}, as Finn et al. test)")
     p.add_argument("--tasks", type=positive_int, default=1000, help="test tasks (default 1000)")
     p.add_argument("--seed", type=nonnegative_int, default=1, help="seed of the test tasks (default 1)")
-    p.add_argument("--json", action="store_true", help="one JSON record per step count instead of a table")
+    p.add_argument("--json", action="store_true", help="one JSON record per step count instead of a table (omniglot: "
+                   "{\"test_tasks\": [...], \"lake_runs\": [...] or null})")
 
     p = sub.add_parser("plot", help="draw test-task fits and the meta-training curve of a run")
     p.add_argument("run_dir", metavar="DIR")
