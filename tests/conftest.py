@@ -4,7 +4,15 @@ from hypothesis import settings
 
 from oracles import LARGEST
 
-settings.register_profile("default", max_examples=int(os.environ.get("EXAMPLES", 20)), deadline=None)
+# The suite draws the same hypothesis examples on every run (derandomize: each test's seed is a hash of the test),
+# so it passes or fails the same way every time: EXAMPLES=N sets how many a test (default 20). To search wider,
+# `pytest --hypothesis-profile=explore` draws fresh random examples, 200 a test. Rerunning a failure: in the
+# default profile, run the test again; under explore, pass the `--hypothesis-seed=N` it printed, or paste the
+# `@reproduce_failure(...)` line it printed above the test.
+settings.register_profile("default", max_examples=int(os.environ.get("EXAMPLES", 20)), deadline=None,
+                          derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=int(os.environ.get("EXAMPLES", 200)), deadline=None,
+                          print_blob=True)
 settings.load_profile("default")
 
 

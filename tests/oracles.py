@@ -4,7 +4,7 @@ non-identity values of the learned meta-parameters, and the gradient check that 
 import numpy as np
 
 from tinymeta import gradcheck
-from tinymeta.lab.check import query_gradient, query_loss, trajectory  # noqa: F401  (the checker's references)
+from tinymeta.lab.references import query_gradient, query_loss, trajectory  # noqa: F401  (the checker's references)
 
 LARGEST = {}  # name -> the largest relative error a gradient check of that name has passed (conftest prints it)
 

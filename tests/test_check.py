@@ -9,8 +9,13 @@ import pytest
 from autograd import hessian
 
 import tinymeta
-from tinymeta import mlp
-from tinymeta.lab import check
+from tinymeta import gradcheck, mlp
+from tinymeta.lab import cases, check, checklist, properties, references
+from tinymeta.lab.properties import (ADAPT, BAD_INPUT, BAD_INPUTS, CG_ITERATES, CG_SOLVES, CONTEXTS,
+                                     CONTEXTS_CONSTANT, CONTEXT_LOSS, FIRST_ORDER, GRADIENT, HALVING, IMPLICIT,
+                                     META_LOSS, MSL_WEIGHTS, NEVER_RISES, NEWTON, NEWTON_BAD_INPUT, NEWTON_IMPLICIT,
+                                     NEWTON_NEVER_RISES, OWN_RATES, PAST_TRAINED, QUERY_LOSS, REPTILE,
+                                     ZERO_CONTEXT_STEPS, ZERO_STEPS)
 
 SOURCE = Path(tinymeta.__file__).parent
 
@@ -24,7 +29,7 @@ def run(capsys, *argv):
 
 def failing(algorithm, lines):
     """The properties whose line is a ✗."""
-    return {p.text for p in check.ALGORITHMS[algorithm].properties if any(line.startswith(f"✗ {p.text}")
+    return {p.text for p in checklist.ALGORITHMS[algorithm].properties if any(line.startswith(f"✗ {p.text}")
                                                                            for line in lines)}
 
 
@@ -37,10 +42,10 @@ def planted(tmp_path, algorithm, old, new):
     return path
 
 
-@pytest.mark.parametrize("algorithm", list(check.ALGORITHMS))
+@pytest.mark.parametrize("algorithm", list(checklist.ALGORITHMS))
 def test_every_tinymeta_module_passes(capsys, algorithm):
     status, lines, err = run(capsys, algorithm, SOURCE / f"{algorithm}.py", "--cases", 20, "--bad-input")
-    n = len(check.ALGORITHMS[algorithm].properties)
+    n = len(checklist.ALGORITHMS[algorithm].properties)
     assert status == 0 and not err, "\n".join(lines + err)
     assert len(lines) == n + 2 and sum(line.startswith("✓ ") for line in lines) == n
     assert lines[-1] == f"all {n} properties hold"
@@ -50,104 +55,108 @@ PLANTED = [  # (what, algorithm, correct line, planted bug, the properties it br
     ("maml: outer loss on the support set", "maml",
      "return np.mean(loss(fast, tasks.x_query, tasks.y_query))",
      "return np.mean(loss(fast, tasks.x_support, tasks.y_support))",
-     {check.META_LOSS, check.FIRST_ORDER}, "10 of 10 cases fail; smallest failing case: seed"),
+     {META_LOSS, FIRST_ORDER}, "10 of 10 cases fail; smallest failing case: seed"),
     ("maml: first-order cut always on", "maml",
      "        if first_order:\n            grads = [getval(g) for g in grads]",
      "        grads = [getval(g) for g in grads]",
-     {check.GRADIENT}, "(tol 1e-06); 10 of 10 cases fail"),
+     {GRADIENT}, "(tol 1e-06); 10 of 10 cases fail"),
     ("reptile: sign flipped", "reptile",
      "[p - np.mean(w, axis=0) for p, w in zip(params, fast)]",
      "[np.mean(w, axis=0) - p for p, w in zip(params, fast)]",
-     {check.REPTILE}, "10 of 10 cases fail"),
+     {REPTILE}, "10 of 10 cases fail"),
     ("metasgd: rates detached from the graph", "metasgd",
      'fast = [w - lr * g for w, lr, g in zip(fast, meta["lr"], grads)]',
      'fast = [w - getval(lr) * g for w, lr, g in zip(fast, meta["lr"], grads)]',
-     {check.GRADIENT}, "10 of 10 cases fail"),
+     {GRADIENT}, "10 of 10 cases fail"),
     ("metasgd: the input check dropped", "metasgd",
      'if set(meta) != {"params", "lr"} or int(inner_steps) != inner_steps or inner_steps < 0:', "if False:",
-     {check.BAD_INPUT}, "inner_steps=-1 was accepted; inner_steps=1.5 raised TypeError; "
+     {BAD_INPUT}, "inner_steps=-1 was accepted; inner_steps=1.5 raised TypeError; "
                         "meta without 'lr' raised KeyError"),
     ("metacurvature: M_in transposed", "metacurvature",
      "c[0] @ g @ c[1]", "c[0].T @ g @ c[1]",
-     {check.ADAPT, check.META_LOSS, check.FIRST_ORDER}, "cases fail; smallest failing case: seed"),
+     {ADAPT, META_LOSS, FIRST_ORDER}, "cases fail; smallest failing case: seed"),
     ("lslr: step 0's rates at every step", "lslr",
      "rates = lr[min(s, len(lr) - 1)]", "rates = lr[0]",
-     {check.ADAPT, check.PAST_TRAINED, check.META_LOSS, check.FIRST_ORDER}, "steps, inner_lr"),
+     {ADAPT, PAST_TRAINED, META_LOSS, FIRST_ORDER}, "steps, inner_lr"),
     ("enhanced: MAML++ weights not summing to 1 (the last one rises linearly, the floor forgotten)", "enhanced",
      "return np.append(early, 1 - np.sum(early))",
      "return np.append(early, 1 / inner_steps + (inner_steps - 1) * iteration / (inner_steps * anneal_iterations))",
-     {check.MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
+     {MSL_WEIGHTS}, "msl_weights(2, 49, 50) = [0.015, 0.99] sums to 1.005, not 1"),
     ("imaml: the /reg forgotten in CG's operator (the meta-gradient's and the Newton steps')", "imaml",
      "[u + h / reg for u, h in zip(v, task_hvps(", "[u + h for u, h in zip(v, task_hvps(",
-     {check.IMPLICIT, check.NEWTON, check.NEWTON_IMPLICIT},
+     {IMPLICIT, NEWTON, NEWTON_IMPLICIT},
      "10 of 10 cases fail; smallest failing case: seed 0, sizes (3, 3, 3, 2), 1 task, K 1, Q 1, 1 step, "
      "inner_lr 0.01206, reg 66.36, newton_lr 1"),
     ("imaml: the meta-gradient's Hessian-vector products at theta, not phi", "imaml",
      "solution = cg(implicit_matrix(fast,", "solution = cg(implicit_matrix(params,",
-     {check.IMPLICIT, check.NEWTON_IMPLICIT}, "10 of 10 cases fail"),
+     {IMPLICIT, NEWTON_IMPLICIT}, "10 of 10 cases fail"),
     ("imaml: CG's step sizes shared by all tasks", "imaml",
      "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, pAp))",
      "alpha = np.where(done, 0.0, np.sum(rr) / np.where(done, 1.0, np.sum(pAp)))",
-     {check.CG_ITERATES, check.CG_SOLVES}, "2 tasks, K"),  # the smallest failing cases: one task's sizes are its own
+     {CG_ITERATES, CG_SOLVES}, "2 tasks, K"),  # the smallest failing cases: one task's sizes are its own
     ("imaml: plain steps, no halving", "imaml",
      "lower = trial_value <= value + 1e-12 * np.abs(value)", "lower = np.full(len(x), True)",
-     {check.HALVING, check.NEVER_RISES, check.QUERY_LOSS, check.IMPLICIT, check.NEWTON, check.NEWTON_NEVER_RISES,
-      check.NEWTON_IMPLICIT},
-     "3 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, 2 steps, "
-     "inner_lr 0.09478, reg 26.57, newton_lr 3"),  # seeds 1, 2 and 9 have rates above the limit
+     {HALVING, NEVER_RISES, QUERY_LOSS, IMPLICIT, NEWTON, NEWTON_NEVER_RISES, NEWTON_IMPLICIT},
+     "cases fail; smallest failing case: seed "),
+    ("imaml: the halving guard's reference value never updated (every trial compared with F at theta)", "imaml",
+     "value, rate = np.where(lower, trial_value, value),", "value, rate = value,",
+     {NEVER_RISES, NEWTON_NEVER_RISES}, "(cases.weak_pull: reg "),  # rises stay below F(theta)
+    ("imaml: CG without its 0/0 guard (nan for a task whose right-hand side is 0)", "imaml",
+     "alpha = np.where(done, 0.0, rr / np.where(done, 1.0, pAp))", "alpha = rr / pAp",
+     {CG_SOLVES}, "worst error nan (tol 1e-10); 10 of 10 cases fail"),
     ("imaml: a refused step keeps its rate", "imaml",
      "np.where(lower, rate, rate / 2)", "rate",
-     {check.HALVING, check.QUERY_LOSS, check.IMPLICIT, check.NEWTON, check.NEWTON_IMPLICIT}, "3 of 10 cases fail"),
+     {HALVING, QUERY_LOSS, IMPLICIT, NEWTON, NEWTON_IMPLICIT}, "3 of 10 cases fail"),
     ("imaml: one rate for all tasks, halved when any task's step is refused", "imaml",
      "np.where(lower, rate, rate / 2)", "np.where(np.all(lower), rate, rate / 2)",
-     {check.OWN_RATES}, "10 of 10 cases fail"),
+     {OWN_RATES}, "10 of 10 cases fail"),
     ("imaml: the Newton step's right-hand side without its / reg", "imaml",
      "[s / reg for s in step]", "step",
-     {check.NEWTON, check.NEWTON_IMPLICIT}, "10 of 10 cases fail"),  # steps reg times too long, refused and halved
+     {NEWTON, NEWTON_IMPLICIT}, "10 of 10 cases fail"),  # steps reg times too long, refused and halved
     ("imaml: the Newton steps' Hessian at theta, not at the fast weights", "imaml",
      "step = cg(implicit_matrix(fast, x, y, loss, reg),",
      "step = cg(implicit_matrix([np.repeat(p[None], len(x), axis=0) for p in params], x, y, loss, reg),",
-     {check.NEWTON, check.NEWTON_IMPLICIT}, "smallest failing case: seed 3, sizes (3, 2, 1), 1 task, K 5, Q 5, "
+     {NEWTON, NEWTON_IMPLICIT}, "smallest failing case: seed 3, sizes (3, 2, 1), 1 task, K 5, Q 5, "
                                             "2 steps"),  # a first step, from theta, is right
     ("imaml: newton_cg ignored, gradient steps always", "imaml",
      "if newton_cg:  # the Newton step", "if False:  # the Newton step",
-     {check.NEWTON, check.NEWTON_IMPLICIT}, "10 of 10 cases fail"),
+     {NEWTON, NEWTON_IMPLICIT}, "10 of 10 cases fail"),
     ("imaml: newton_cg not passed on to adapt by query_loss_and_meta_gradient", "imaml",
      "loss, inner_lr, inner_steps, reg, newton_cg)\n    query_grads",
      "loss, inner_lr, inner_steps, reg)\n    query_grads",
-     {check.NEWTON_IMPLICIT}, "newton_cg"),  # and, with --bad-input, meta_gradient newton_cg=0.5 accepted
+     {NEWTON_IMPLICIT}, "newton_cg"),  # and, with --bad-input, meta_gradient newton_cg=0.5 accepted
     ("imaml: Newton steps that raise the objective taken", "imaml",
      "lower = trial_value <= value + 1e-12 * np.abs(value)",
      "lower = (trial_value <= value + 1e-12 * np.abs(value)) | (newton_cg > 0)",
-     {check.NEWTON, check.NEWTON_NEVER_RISES, check.NEWTON_IMPLICIT},
-     "3 of 10 cases fail; smallest failing case: seed 2, sizes (3, 3, 1), 2 tasks, K 5, Q 3, 2 steps"),
+     {NEWTON, NEWTON_NEVER_RISES, NEWTON_IMPLICIT},
+     "cases fail; smallest failing case: seed "),
     ("imaml: newton_cg's ValueError without the value", "imaml",
      'f"inner_steps and newton_cg must be integers >= 0, got {inner_steps!r} and {newton_cg!r}"',
      '"inner_steps and newton_cg must be integers >= 0"',
-     {check.NEWTON_BAD_INPUT}, "adapt newton_cg=-1's ValueError does not name the value: inner_steps and newton_cg "
-                               "must be integers >= 0; meta_gradient newton_cg=0.5's ValueError does not name the value"),
+     {NEWTON_BAD_INPUT}, "adapt newton_cg=-1's ValueError does not name the value: inner_steps and newton_cg "
+                         "must be integers >= 0; meta_gradient newton_cg=0.5's ValueError does not name the value"),
     ("cavia: the context's gradient cut in second order too", "cavia",
      "        if first_order:\n            grads = getval(grads)", "        grads = getval(grads)",
-     {check.GRADIENT}, "(tol 1e-06); 9 of 10 cases fail"),
+     {GRADIENT}, "(tol 1e-06); 9 of 10 cases fail"),
     ("cavia: contexts start at 1", "cavia",
      "contexts = np.zeros((len(x), int(n_context)))", "contexts = np.ones((len(x), int(n_context)))",
-     {check.CONTEXTS, check.CONTEXT_LOSS, check.CONTEXTS_CONSTANT, check.ZERO_CONTEXT_STEPS},
+     {CONTEXTS, CONTEXT_LOSS, CONTEXTS_CONSTANT, ZERO_CONTEXT_STEPS},
      "10 of 10 cases fail; smallest failing case: seed 2, sizes (5, 3, 1), 2 tasks, K 5, Q 3, 1 step, "
      "inner_lr 0.06041, n_context 2"),
     ("cavia: the input check dropped", "cavia",
      "if not inner_lr > 0 or int(inner_steps) != inner_steps or inner_steps < 0:", "if False:",
-     {check.BAD_INPUT}, "inner_lr=0 was accepted; inner_steps=-1 was accepted; adapt inner_steps=1.5 raised TypeError"),
+     {BAD_INPUT}, "inner_lr=0 was accepted; inner_steps=-1 was accepted; adapt inner_steps=1.5 raised TypeError"),
 ]
 
 
 def ran(algorithm, bad_input=False):
-    """The properties `check` runs for ALGO: all of them with --bad-input, else all but check.BAD_INPUTS."""
-    return [p for p in check.ALGORITHMS[algorithm].properties if bad_input or p not in check.BAD_INPUTS]
+    """The properties `check` runs for ALGO: all of them with --bad-input, else all but BAD_INPUTS."""
+    return [p for p in checklist.ALGORITHMS[algorithm].properties if bad_input or p not in BAD_INPUTS]
 
 
 @pytest.mark.parametrize("what, algorithm, old, new, broken, shown", PLANTED, ids=[p[0] for p in PLANTED])
 def test_a_planted_bug_fails_the_property_it_breaks(tmp_path, capsys, what, algorithm, old, new, broken, shown):
-    bad_input = bool(broken & set(check.BAD_INPUTS))  # a bug in the error messages: checked with --bad-input
+    bad_input = bool(broken & set(BAD_INPUTS))  # a bug in the error messages: checked with --bad-input
     path = planted(tmp_path, algorithm, old, new)
     status, lines, err = run(capsys, algorithm, path, "--cases", 10, *["--bad-input"] * bad_input)
     assert status == 1 and not err, "\n".join(lines + err)
@@ -162,34 +171,34 @@ def test_bad_input_properties_run_only_when_asked(tmp_path, capsys):
     n = len(ran("cavia"))
     status, lines, _ = run(capsys, "cavia", path, "--cases", 3)
     assert status == 0 and lines[0].endswith(f"{n} properties, 3 random cases each (seeds 0 to 2); 1 more with --bad-input")
-    assert lines[-1] == f"all {n} properties hold" and not any(check.BAD_INPUT.text in line for line in lines)
+    assert lines[-1] == f"all {n} properties hold" and not any(BAD_INPUT.text in line for line in lines)
     status, lines, _ = run(capsys, "cavia", path, "--cases", 3, "--bad-input")
     assert status == 1 and lines[0].endswith(f"{n + 1} properties, 3 random cases each (seeds 0 to 2)")
     assert lines[-1].startswith(f"1 of {n + 1} properties fail")
 
 
 def test_the_dense_hessian_is_autograds():
-    """check.loss_hessian, all columns at once, against autograd's hessian, one product at a time."""
+    """references.loss_hessian, all columns at once, against autograd's hessian, one product at a time."""
     for seed in range(5):
-        case = check.draw(seed)
-        flat, unflatten = check.gradcheck.flatten(case.params)
+        case = cases.draw(seed)
+        flat, unflatten = gradcheck.flatten(case.params)
         for x, y in zip(case.tasks.x_support, case.tasks.y_support):
             expected = hessian(lambda w: mlp.mse(unflatten(w), x, y))(flat)
-            assert np.allclose(check.loss_hessian(case.params, x, y), expected, rtol=1e-12, atol=1e-12)
+            assert np.allclose(references.loss_hessian(case.params, x, y), expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("newton", [False, True])
 def test_the_imaml_reference_never_lets_an_objective_rise_and_some_cases_refuse_steps(newton):
-    """On seeds 0-9 (the planted bugs' cases), along check.halving (gradient steps, or Newton steps at the
+    """On seeds 0-9 (the planted bugs' cases), along references.halving (gradient steps, or Newton steps at the
     Newton properties' rate): no task's objective rises, and in the three cases drawn above plain steps'
     stability limit (Newton rate 3) some task's step is refused and its next one taken."""
     refusing = []
     for seed in range(10):
-        case = check.imaml_case(check.draw(seed))
-        (x, y), reg = check.support(case), case.settings["reg"]
+        case = cases.imaml_case(cases.draw(seed))
+        (x, y), reg = cases.support(case), case.settings["reg"]
         rate = case.settings["newton_lr"] if newton else case.inner_lr
-        fast = check.halving(case.params, x, y, rate, reg, case.steps, newton)  # after 0, 1, ..., steps steps
-        values = np.array([[check.regularised([w[t] for w in f], case.params, x[t], y[t], reg) for t in range(len(x))]
+        fast = references.halving(case.params, x, y, rate, reg, case.steps, newton)  # after 0, 1, ..., steps steps
+        values = np.array([[references.regularised([w[t] for w in f], case.params, x[t], y[t], reg) for t in range(len(x))]
                            for f in fast])
         assert np.all(values[1:] <= values[:-1] + 1e-12 * np.abs(values[:-1]))
         refused = np.array([[all(np.array_equal(a[t], b[t]) for a, b in zip(f, g)) for t in range(len(x))]
@@ -207,11 +216,11 @@ def test_an_imaml_copy_from_before_newton_cg_is_checked_on_everything_else(tmp_p
                     "def adapt(params, x, y, loss, inner_lr, inner_steps, reg):\n"
                     "    return newer(params, x, y, loss, inner_lr, inner_steps, reg)\n")
     status, lines, err = run(capsys, "imaml", path, "--cases", 3, "--bad-input")
-    newton = {check.NEWTON, check.NEWTON_NEVER_RISES, check.NEWTON_IMPLICIT, check.NEWTON_BAD_INPUT}
+    newton = {NEWTON, NEWTON_NEVER_RISES, NEWTON_IMPLICIT, NEWTON_BAD_INPUT}
     skipped = [f"- {p.text}: skipped, adapt has no newton_cg parameter" for p in newton]
     assert status == 0 and not err, "\n".join(lines + err)
     assert all(any(line.startswith(s) for line in lines) for s in skipped), "\n".join(lines)
-    n = len(check.ALGORITHMS["imaml"].properties) - len(newton)
+    n = len(checklist.ALGORITHMS["imaml"].properties) - len(newton)
     assert sum(line.startswith("✓ ") for line in lines) == n and lines[-1] == f"all {n} properties hold (4 skipped)"
 
 
@@ -219,11 +228,11 @@ def test_the_smallest_failing_case_reruns_alone(tmp_path, capsys):
     path = planted(tmp_path, "maml", *PLANTED[0][2:4])
     _, lines, _ = run(capsys, "maml", path, "--cases", 10)
     seed = int(lines[-1].split("--seed ")[1].split()[0])
-    meta_loss = next(line for line in lines if line.startswith(f"✗ {check.META_LOSS.text}"))
+    meta_loss = next(line for line in lines if line.startswith(f"✗ {META_LOSS.text}"))
     assert f"smallest failing case: seed {seed}, sizes " in meta_loss
     status, again, _ = run(capsys, "maml", path, "--seed", seed, "--cases", 1)
     assert status == 1 and failing("maml", again) == failing("maml", lines)
-    again_meta_loss = next(line for line in again if line.startswith(f"✗ {check.META_LOSS.text}"))
+    again_meta_loss = next(line for line in again if line.startswith(f"✗ {META_LOSS.text}"))
     assert f"1 of 1 cases fail; smallest failing case: seed {seed}, sizes " in again_meta_loss
 
 
@@ -246,17 +255,17 @@ def test_a_function_that_raises_fails_its_properties_with_the_error(tmp_path, ca
     assert status == 1 and not err
     assert next(l for l in lines if l.startswith("✗ adapt")).endswith(
         "raised NotImplementedError: the inner step: your exercise")  # one line, even for a message of two
-    assert failing("maml", lines) == {p.text for p in ran("maml")} - {check.ZERO_STEPS.text}  # no step taken
+    assert failing("maml", lines) == {p.text for p in ran("maml")} - {ZERO_STEPS.text}  # no step taken
 
 
 def test_a_case_on_a_kink_is_skipped_and_a_property_of_mostly_skipped_cases_fails(capsys):
     """Seed 62 puts a hidden unit's input within 1e-8 of 0: no central difference is smooth there."""
     status, lines, _ = run(capsys, "metasgd", SOURCE / "metasgd.py", "--seed", 60, "--cases", 5)
-    gradient = next(line for line in lines if check.GRADIENT.text in line)
+    gradient = next(line for line in lines if GRADIENT.text in line)
     assert status == 0 and gradient.startswith("✓") and gradient.endswith(
         "1 of 5 cases skipped: not smooth along any of 5 random directions")
     status, lines, _ = run(capsys, "metasgd", SOURCE / "metasgd.py", "--seed", 62, "--cases", 1)
-    assert status == 1 and failing("metasgd", lines) == {check.GRADIENT.text}
+    assert status == 1 and failing("metasgd", lines) == {GRADIENT.text}
 
 
 @pytest.mark.parametrize("source, argv, message", [
@@ -290,3 +299,12 @@ def test_the_command_line_runs_the_checker(capsys):
     from tinymeta.lab import cli
     assert cli.main(["check", "maml", str(Path(tinymeta.__file__).with_name("maml.py")), "--cases", "3"]) == 0
     assert "all 5 properties hold" in capsys.readouterr().out  # and with --bad-input, 6
+
+
+def test_a_nan_anywhere_fails_the_comparison():
+    """Two ways of computing the same arrays: a nan in any array, first or last, makes the error nan, which no
+    tolerance accepts (a plain max over arrays keeps or drops a nan by its position)."""
+    ones, nan = np.ones(3), np.full(3, np.nan)
+    for got in ([nan, ones], [ones, nan], [ones, ones * np.array([1, np.nan, 1])]):
+        assert np.isnan(properties.distance(got, [ones, ones]))
+    assert properties.distance([ones, ones], [ones, ones]) == 0.0

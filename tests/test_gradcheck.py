@@ -44,6 +44,32 @@ def test_a_kink_within_h_is_stepped_around():
         gradcheck.directional_check(f, x, right, np.random.default_rng(1), tries=1)
 
 
+def test_every_one_of_the_tries_is_drawn():
+    """With seed 3 the first four directions cross the kink of relu(x0) at x0 = 3e-5 and the fifth does not:
+    tries=5 finds it, after 4 evaluations per direction; tries=4 gives up."""
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        return max(x[0], 0.0) + x[1] ** 2
+
+    x, right = np.array([3e-5, 1.0]), np.array([1.0, 2.0])
+    error, _, _ = gradcheck.directional_error(f, x, right, np.random.default_rng(3), tries=5)
+    assert error < 1e-10 and len(calls) == 1 + 4 * 5
+    assert gradcheck.directional_error(f, x, right, np.random.default_rng(3), tries=4) is None
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e6])
+def test_smoothness_is_judged_relative_to_the_size_of_the_quotients(scale):
+    """The quotients at h and h/4 of a smooth f differ by O(h^2) times f's third derivative, which grows with
+    f: a million times f is as smooth as f, and its right gradient passes as f's does."""
+    rng = np.random.default_rng(0)
+    x = {"a": rng.normal(size=(2, 3)), "b": (rng.normal(size=4), np.array(0.5))}
+    right = {"a": scale * np.cos(x["a"]), "b": (scale * 2 * x["b"][0], np.array(scale * 3.0))}
+    error = gradcheck.directional_check(lambda x: scale * sin_and_square(x), x, right, rng, directions=5)
+    assert error < 1e-8
+
+
 def test_flatten_keeps_the_structure_and_orders_dicts_by_key():
     x = {"params": [np.arange(6.0).reshape(2, 3), np.ones(3)], "curvature": [(np.eye(2), 2 * np.eye(1))],
          "lr": np.full((2, 2), 0.5)}

@@ -4,6 +4,7 @@ import ast
 from pathlib import Path
 
 import tinymeta
+import tinymeta.lab
 
 PACKAGE = Path(tinymeta.__file__).parent
 MODEL_AND_TASKS = {"__init__.py", "__main__.py", "mlp.py", "mlp_fast.py", "sinusoid.py",
@@ -65,3 +66,13 @@ def test_no_module_imports_another_in_a_circle():
     for m in sorted(graph):
         visit(m)
     assert "tinymeta.lab.cli" in graph and "tinymeta.lab.train" in graph["tinymeta.lab.cli"]  # the graph is real
+
+
+def test_the_machinery_imports_only_the_modules_listed_below_it():
+    """tinymeta/lab/__init__.py lists every module of the machinery top-down; each imports only those below it."""
+    listed = [line.split()[0] for line in tinymeta.lab.__doc__.split("\n\n")[2].splitlines()]
+    assert sorted(listed) == sorted(p.stem for p in (PACKAGE / "lab").glob("*.py") if p.stem != "__init__")
+    for i, name in enumerate(listed):
+        below = {f"tinymeta.lab.{m}" for m in listed[i + 1:]}
+        above = {m for m in imports(PACKAGE / "lab" / f"{name}.py") if m.startswith("tinymeta.lab.")} - below
+        assert not above, f"tinymeta/lab/{name}.py imports {', '.join(sorted(above))}, listed above it"

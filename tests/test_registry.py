@@ -1,8 +1,13 @@
-"""The registry's adapters for iMAML and CAVIA do what their modules say."""
+"""The registry's entries do what their modules say, with the defaults tinymeta/lab/README.md documents."""
+import re
+from pathlib import Path
+
+import autograd.numpy as anp
 import numpy as np
 import pytest
+from autograd import grad
 
-from tinymeta import cavia, imaml, mlp, sinusoid
+from tinymeta import cavia, imaml, maml, mlp, sinusoid
 from tinymeta.lab import registry, train
 
 
@@ -50,3 +55,33 @@ def test_imaml_loss_and_gradient_are_the_modules(newton_cg):
 def test_imaml_refuses_zero_cg_steps(tmp_path):
     with pytest.raises(train.ConfigError, match="cg_steps must be an integer >= 1, got 0"):
         train.start(tmp_path / "run", train.make_config("imaml", cg_steps=0))
+
+
+def test_first_order_maml_treats_the_inner_gradient_as_a_constant():
+    """fomaml's direction is the gradient of the query loss at the adapted weights, taken as if they were
+    theta plus a constant: here computed by hand, and not MAML's exact (second-order) gradient."""
+    rng = np.random.default_rng(0)
+    params, tasks = mlp.init(rng, (1, 8, 1)), sinusoid.sample_tasks(rng, 4, 5, 5)
+    config = train.make_config("fomaml", inner_lr=0.1, inner_steps=2)
+    _, g = registry.ALGORITHMS["fomaml"].loss_and_grad({"params": params}, tasks, config, 1)
+    fast = maml.adapt(params, tasks.x_support, tasks.y_support, mlp.mse, 0.1, 2)
+    per_task = grad(lambda w: anp.sum(mlp.mse(w, tasks.x_query, tasks.y_query)))(fast)  # (T,) + p.shape each
+    assert all(np.allclose(a, b.mean(axis=0), rtol=1e-10, atol=1e-12) for a, b in zip(g["params"], per_task))
+    _, exact = registry.ALGORITHMS["maml"].loss_and_grad({"params": params}, tasks, dict(config, algorithm="maml"), 1)
+    assert not all(np.allclose(a, b, rtol=1e-3) for a, b in zip(g["params"], exact["params"]))
+
+
+def test_the_readme_documents_the_training_defaults():
+    """Every `[--flag VALUE]` of tinymeta/lab/README.md's `train` line, and each algorithm's own options given there as
+    `ALGO` (`--flag VALUE ...`), is the default make_config gives."""
+    readme = (Path(__file__).parent.parent / "tinymeta" / "lab" / "README.md").read_text()
+    text = " ".join(readme[readme.index("- `train ALGO"):].split("\n- ")[0].split())  # that item of the list
+    documented = {None: re.findall(r"\[--([a-z-]+) ([0-9.][0-9. ]*)\]", text)}
+    documented.update({algo: re.findall(r"--([a-z-]+) ([0-9.]+)", flags)
+                       for algo, flags in re.findall(r"`([a-z]+)` \(`(--[^`]*)`", text)})
+    assert set(documented) >= {None, "imaml", "cavia"} and len(documented[None]) >= 7, documented
+    for algo, flags in documented.items():
+        config = train.make_config(algo or "maml")
+        for flag, value in flags:
+            assert value.split() == [str(v) for v in np.ravel(config[flag.replace("-", "_")])] or \
+                float(value) == config[flag.replace("-", "_")], (algo, flag, value)

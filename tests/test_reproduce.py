@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinymeta.lab import protocol, report, reproduce
+from tinymeta.lab import protocol, report, reproduce, stats
 
 ROOT = Path(__file__).parent.parent
 KEYS = {"run", "algorithm", "train_shots", "shots", "steps", "inner_steps", "inner_lr", "mse_query", "ci_query",
@@ -49,19 +49,48 @@ def test_reproduce_smoke(tmp_path):
     md = (out / "sinusoid.md").read_text()
     assert "| maml-k10 | 10 |" in md and "Park & Oliva 2019" in md and "| maml-finn-k10 |" in md
     assert (out / "sinusoid-steps.png").stat().st_size > 10000
+    # each run kept its meta-parameters, and a figure if it meta-learns more than an initialisation
+    assert all((out / "runs" / name / "meta.npz").exists() for name in protocol.RUNS)
+    assert {p.stem for p in (out / "figures").glob("*.png")} == \
+        {name for name in protocol.RUNS if protocol.RUNS[name]["algorithm"] in ("metasgd", "lslr", "metacurvature", "enhanced")}
     # iMAML and CAVIA beside MAML, task by task: the mean paired difference is the difference of the two means
     mean = {(r["run"], r["shots"], r["steps"]): r["mse_query"] for r in rows}
     assert json.loads((out / "runs" / "imaml-k10" / "config.json").read_text())["newton_cg"] == 3
     for name in ("imaml-k5", "imaml-k10", "cavia-k5", "cavia-k10"):
         k = protocol.RUNS[name]["shots"]
         line = next(line for line in md.splitlines() if line.startswith(f"| {name} − maml-k{k} |"))
-        assert line.split(" | ")[2].split(" ± ")[0] == report.number(mean[(name, k, 1)] - mean[(f"maml-k{k}", k, 1)])
+        assert line.split(" | ")[2].split(" ± ")[0] == stats.number(mean[(name, k, 1)] - mean[(f"maml-k{k}", k, 1)])
 
-    # a second `make reproduce` finds every result and only rebuilds the table, bit for bit
-    before = (out / "sinusoid.json").read_bytes()
+    # a second `make reproduce` finds every result and only rebuilds the table, bit for bit, and its figures,
+    # drawn anew though they exist
+    before, drawn = (out / "sinusoid.json").read_bytes(), (out / "sinusoid-steps.png").read_bytes()
+    for figure in ("sinusoid-steps.png", "sinusoid-examples.png"):
+        (out / figure).write_bytes(b"stale")
     again = make_smoke(out)
     assert again.returncode == 0 and " run " not in again.stdout, again.stdout
     assert (out / "sinusoid.json").read_bytes() == before
+    assert (out / "sinusoid-steps.png").read_bytes() == drawn
+    assert (out / "sinusoid-examples.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("algorithm", ["lslr", "maml"])
+def test_a_run_keeps_its_meta_parameters_and_draws_its_figure_anew(tmp_path, algorithm):
+    """reproduce.keep: meta.npz holds the checkpoint's meta-parameters bit for bit; a run that learns rates
+    gets its figure, replacing an old one, and a run that learns only an initialisation gets none."""
+    from tinymeta.lab import checkpoint, train
+    run_dir, figure = tmp_path / "run", tmp_path / "figures" / "run.png"
+    train.start(run_dir, train.make_config(algorithm, shots=5, iterations=2, meta_batch=2, hidden=[8]))
+    train.run(run_dir, 2, quiet=True)
+    config, state, entry = train.load(run_dir)
+    figure.parent.mkdir()
+    figure.write_bytes(b"stale")
+    reproduce.keep(run_dir, figure, config, state, entry)
+    saved_config, meta = checkpoint.load_meta(run_dir)
+    assert saved_config == config
+    expected = checkpoint.leaves(state["meta"], "meta")
+    got = checkpoint.leaves(meta, "meta")
+    assert got.keys() == expected.keys() and all(np.array_equal(got[k], expected[k]) for k in expected)
+    assert figure.read_bytes().startswith(b"\x89PNG") == (algorithm == "lslr")
 
 
 def test_unknown_run_is_one_line():
@@ -102,15 +131,3 @@ def test_the_makefile_runs_every_run_of_the_protocol():
                           input="include Makefile\nshow:\n\t@echo $(REPRO_NAMES)\n").stdout.split()
     assert sorted(made) == sorted(protocol.RUNS) and len(made) == len(set(made)), made
 
-
-def test_a_paired_difference_leaves_out_and_counts_the_tasks_that_diverged_in_either_run():
-    # by evaluate's rule, each run against its own errors before adapting: task 0 diverged in mine
-    # (0.5 > 100 x 0.004), task 2 is not finite, task 3 diverged in theirs (401 > 100 x 4)
-    mine, mine_before = np.array([0.5, 0.3, np.inf, 0.2, 0.6]), np.array([0.004, 4, 4, 4, 4])
-    theirs, theirs_before = np.array([0.25, 0.1, 0.3, 401.0, 0.35]), np.full(5, 4.0)
-    d = np.array([0.2, 0.25])
-    expected = f"{report.number(d.mean())} ± {report.number(1.96 * d.std(ddof=1) / np.sqrt(2))}"
-    assert report.paired_cell(mine, theirs, mine_before, theirs_before) == expected + " (3 diverged tasks left out)"
-    kept = [1, 4]
-    assert report.paired_cell(mine[kept], theirs[kept], mine_before[kept], theirs_before[kept]) == expected
-    assert report.paired_cell(mine[:3], theirs[:3], mine_before[:3], theirs_before[:3]).startswith("n/a (2 diverged")

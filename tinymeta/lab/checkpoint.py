@@ -4,8 +4,9 @@ The .npz holds a format marker, every meta-parameter array under its path ("meta
 "meta/lr/2", ...), Adam's state ("adam/t", "adam/m", "adam/v"), the task generator's state
 (JSON), the iteration, the per-iteration meta-loss history and, as "run" (JSON), the configuration it
 was trained with but for the iteration count. DIR/config.json holds the run's configuration; `make
-reproduce` adds DIR/result.json (write_json), with the code's commit. Nothing is pickled, so loading a
-checkpoint cannot run code.
+reproduce` adds DIR/result.json (write_json), with the code's commit, and DIR/meta.npz, the meta-parameters
+alone (save_meta, load_meta: what results/ commits of a run). Nothing is pickled, so loading a checkpoint
+cannot run code.
 
 Loading refuses a config.json that names another run than the checkpoint's record: another algorithm,
 network, seed, shots or meta-batch (IDENTITY). Other settings, such as the inner learning rate that
@@ -127,6 +128,21 @@ def unleaves(arrays, prefix):
             return [listify(node[str(i)]) for i in range(len(node))]
         return {k: listify(v) for k, v in node.items()}
     return listify(tree)
+
+
+def save_meta(run_dir, meta):
+    """run_dir/meta.npz: the meta-parameters alone, under their paths as in a checkpoint, replaced atomically."""
+    with tempfile.NamedTemporaryFile(dir=run_dir, prefix=".meta-", suffix=".tmp", delete=False) as f:
+        np.savez(f, **leaves(meta, "meta"))
+    os.replace(f.name, os.path.join(run_dir, "meta.npz"))
+
+
+def load_meta(run_dir):
+    """(config, meta) of a run folder from its config.json and meta.npz; meta is the dict state["meta"] was."""
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)
+    with np.load(os.path.join(run_dir, "meta.npz"), allow_pickle=False) as npz:
+        return config, unleaves(dict(npz), "meta")
 
 
 def write_config(run_dir, config):

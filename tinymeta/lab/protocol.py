@@ -18,12 +18,11 @@ CANDIDATES = {
     "enhanced": ("train", [dict(inner_lr=lr) for lr in (0.003, 0.01, 0.03)]),
 }
 # The inner rate (or the initial one), and whether to clip each meta-gradient to norm 10 before Adam: with 5 steps a
-# rare task's inner loop can explode, and one such batch throws Adam off (most of Enhanced's trials diverged in
-# training, every unclipped one at K = 10: results/select/enhanced-5step-k*.json). MAML++'s and CAVIA's public
-# code clamp meta-gradients for the same reason.
+# rare task's inner loop can explode, and one such batch throws Adam off (results/select/*-5step-k*.json hold every
+# candidate's score). MAML++'s and CAVIA's public code clamp meta-gradients for the same reason.
 MULTI_STEP_CANDIDATES = ("train", [dict(inner_lr=lr, **clip) for lr in (0.001, 0.003, 0.01) for clip in ({}, {"clip": 10.0})])
-# Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training): first-order
-# trials of its learned rates overflowed in our first short runs. Options in SCHEDULED are fractions of the run's
+# Enhanced also chooses whether to take MAML++'s first-order phase (the first third of training), in which its learned
+# rates can grow until the loss overflows (results/HISTORY.md). Options in SCHEDULED are fractions of the run's
 # iterations, in a run's schedule and in its candidates alike.
 SCHEDULED = ("msl_iterations", "first_order_iterations")
 ENHANCED_CANDIDATES = ("train", [dict(c, first_order_iterations=fo) for c in MULTI_STEP_CANDIDATES[1] for fo in (1 / 3, 0)])
@@ -55,30 +54,11 @@ RUNS.update({f"{a}-5step-k{k}": run(a, k, settings=dict(inner_steps=5, **(dict(c
                                     score_steps=REPORT_STEPS)
              for a in MULTI_STEP for k in SHOTS})
 # iMAML and CAVIA: neither paper reports this sinusoid protocol, so their numbers are reported beside MAML's, not
-# held to a bar. iMAML (Rajeswaran et al. 2019) gives no setting for sinusoids. First tried: gradient inner steps,
-# the initial inner rate and the regulariser chosen on validation tasks, with 10 inner steps, 5 CG steps and
-# meta-gradients clipped to norm 10.
-# Short trials (3,000 iterations, validation tasks) of plain inner steps, before imaml.adapt halved a task's rate on
-# a rising step, all failed: every setting from (0.01, reg 10, 20 steps) to (0.001, reg 300, 10 steps) diverged in
-# training within 2,000 iterations, as meta-training sharpened theta (the largest support-loss curvature on 20
-# tasks, median 640 at He init, reached 2,600-4,000) past the inner rate's stability limit, which the implicit
-# gradient cannot see; (0.001, reg 1) stayed stable and did not learn (3.6 -> 3.4). With the halving rule,
-# (0.01, reg 30, 20 steps) and (0.01, reg 100, 10 steps) trained 3,000 iterations to 0.67 and 0.70 after 10 steps.
-# The runs tried, imaml-k10 and imaml-k5, with those gradient steps: run("imaml", k, settings=dict(inner_steps=10,
-# cg_steps=5, clip=10.0), score_steps=REPORT_STEPS, select=("train", [dict(inner_lr=lr, reg=reg) for lr in (0.003,
-# 0.01) for reg in (30.0, 100.0)])). The K = 10 run (2026-12-02) chose (0.003, reg 100) on validation tasks
-# (mean of 1-, 5- and 10-step validation MSE after 5,000 iterations: 2.71 / 2.26 / 2.91 / 2.91 for (0.003, 30),
-# (0.003, 100), (0.01, 30), (0.01, 100)); trained 70,000 iterations, its training query loss (median of 500
-# iterations) fell to 0.49 at 10,000, then rose, 7.2 at 30,000 and 215 at 70,000: theta kept sharpening, the
-# halved rates stopped solving the inner problem, and the implicit gradient, which assumes it solved, led training
-# away. The final theta predicted MSE 1.4e5 with every inner step refused. The run and the K = 5 selection (stopped)
-# were set aside, not committed.
-# So iMAML's inner problem is solved by Newton steps, the paper's Hessian-free variant (its Table 2: 5 CG steps for
-# the search direction, a line search for the step): each step (reg I + H_s)^-1 grad F by 3 CG steps, at rate 1,
-# halved on a rise (imaml.adapt, newton_cg). A first try outside the pipeline (K = 10, validation tasks, 2 Newton
-# steps, reg 100): 10-step validation MSE 0.595 after 3,000 iterations and 0.235 after 15,000, no task diverged,
-# about 40 ms per iteration with another training running. 2 Newton steps in training (3 took 160 ms per iteration
-# with 5 CG steps each); the regulariser is chosen on validation tasks.
+# held to a bar. iMAML (Rajeswaran et al. 2019) gives no setting for sinusoids. Its inner problem is solved by Newton
+# steps, the paper's Hessian-free variant (its Table 2: CG steps for the search direction, a line search for the
+# step): each step (reg I + H_s)^-1 grad F by 3 CG steps, at rate 1, halved on a rise (imaml.adapt, newton_cg); 2 such
+# steps in training, the regulariser chosen on validation tasks. Plain gradient inner steps did not train: as
+# meta-training sharpened theta, their rates stopped solving the inner problem (results/HISTORY.md).
 RUNS.update({f"imaml-k{k}": run("imaml", k, settings=dict(inner_lr=1.0, inner_steps=2, newton_cg=3, cg_steps=5, clip=10.0),
                                 score_steps=REPORT_STEPS, select=("train", [dict(reg=reg) for reg in (30.0, 100.0, 300.0)]))
              for k in SHOTS})
@@ -105,5 +85,5 @@ PUBLISHED = [
     ("metacurvature-k5", 5, 1, 0.41, 0.05, PARK, True), ("metacurvature-k10", 10, 1, 0.20, 0.02, PARK, True),
     ("enhanced-k5", 5, 1, 0.41, 0.05, MC_BAR, True), ("enhanced-k10", 10, 1, 0.20, 0.02, MC_BAR, True),
 ]
-# Goals of our own, not published numbers (issue 11): Enhanced trained the MAML++ way, after 5 steps.
+# Goals of our own, not published numbers: Enhanced trained the MAML++ way, after 5 steps.
 GOALS = [("enhanced-5step-k5", 5, 5, 0.08), ("enhanced-5step-k10", 10, 5, 0.025)]

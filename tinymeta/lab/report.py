@@ -1,31 +1,25 @@
-"""The results of `make reproduce` as results/sinusoid.json, results/sinusoid.md and two figures.
+"""The results of `make reproduce` as tables: results/sinusoid.json and results/sinusoid.md.
 
-Everything here is computed from results/runs/*/result.json (and, for the adaptation examples,
-the runs' checkpoints); no number is typed in by hand except the published ones in protocol.py.
+Everything here is read from results/runs/*/result.json (and, for the paired differences, the runs'
+meta.npz); no number is typed in by hand except the published ones in protocol.py. The figures the
+markdown shows are figures.py's; the statistics and number formats are stats.py's.
 """
 import glob
 import json
 import os
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import numpy as np  # noqa: E402
-
-from tinymeta import mlp, sinusoid  # noqa: E402
-from tinymeta.lab import checkpoint, plot, train  # noqa: E402
-from tinymeta.lab.checkpoint import commit, write_json  # noqa: E402
-from tinymeta.lab.evaluate import DIVERGED  # noqa: E402
-from tinymeta.lab.protocol import GOALS, MULTI_STEP, PUBLISHED, REPORT_STEPS, RUNS, SHOTS, TEST_SEED  # noqa: E402
-from tinymeta.lab.registry import ALGORITHMS as REGISTRY  # noqa: E402
+from tinymeta.lab import train
+from tinymeta.lab.checkpoint import commit, write_json
+from tinymeta.lab.evaluate import DIVERGED
+from tinymeta.lab.protocol import GOALS, MULTI_STEP, PUBLISHED, REPORT_STEPS, RUNS, SHOTS
+from tinymeta.lab.stats import number, paired_row, per_task_errors
 
 KEYS = ("mse_query", "ci_query", "median_query", "diverged", "tasks", "mse_grid", "ci_grid")
 
 
-def write(results):
-    """results/sinusoid.json, sinusoid.md and the figures, from results/runs/*/result.json."""
-    runs = load(results)
+def write(results, runs, have_examples):
+    """results/sinusoid.json and sinusoid.md from the runs (as `load` gives them); have_examples: whether
+    figures.examples drew sinusoid-examples.png, for the markdown to show it."""
     rows = table_rows(runs)
     protocol = dict(task_family="y = A sin(x - phase), A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5] (Finn et al. 2017)",
                     model="MLP 1-40-40-1 ReLU", meta_batch=train.DEFAULTS["meta_batch"],
@@ -37,30 +31,8 @@ def write(results):
                     inner_lr="the run's inner learning rate; for learned rates (metasgd, lslr, enhanced) the initial one",
                     wall_seconds=wall_seconds(runs), table_commit=commit())
     write_json(os.path.join(results, "sinusoid.json"), dict(protocol=protocol, rows=rows))
-    export(results, runs)
-    steps_figure(runs, os.path.join(results, "sinusoid-steps.png"))
-    have_examples = examples_figure(results, os.path.join(results, "sinusoid-examples.png"))
     with open(os.path.join(results, "sinusoid.md"), "w") as f:
         f.write(markdown(rows, runs, protocol, have_examples, paired_lines(results, runs)))
-
-
-def export(results, runs, learned=("metasgd", "lslr", "metacurvature", "enhanced")):
-    """From each run's checkpoint (not committed: it holds optimizer state and history): NAME/meta.npz, the
-    meta-parameters alone (load with checkpoint.unleaves(np.load(path), "meta")), and for runs that learn
-    rates or curvature, figures/NAME.png drawn by `python -m tinymeta plot`."""
-    for r in runs:
-        run_dir = os.path.join(results, "runs", r["name"])
-        figure = os.path.join(results, "figures", r["name"] + ".png")
-        if not os.path.exists(os.path.join(run_dir, "checkpoint.npz")) or (
-                os.path.exists(os.path.join(run_dir, "meta.npz")) and (r["algorithm"] not in learned or
-                                                                       os.path.exists(figure))):
-            continue  # made already (checkpoints are not committed: what they gave is)
-        config, state, entry = train.load(run_dir)
-        if not os.path.exists(os.path.join(run_dir, "meta.npz")):  # npz files hold their time of writing
-            np.savez(os.path.join(run_dir, "meta.npz"), **checkpoint.leaves(state["meta"], "meta"))
-        if r["algorithm"] in learned:
-            os.makedirs(os.path.join(results, "figures"), exist_ok=True)
-            plot.figure(state["meta"], entry, config, state["history"], train.task_stream(1, "evaluate"), figure)
 
 
 def load(results):
@@ -88,16 +60,6 @@ def table_rows(runs):
 
 def wall_seconds(runs):
     return round(max(r["finished"] for r in runs) - min(r["started"] for r in runs)) if runs else 0
-
-
-def number(value):
-    """3 decimals (2 significant digits below 0.01); scientific notation for the huge errors of an adaptation
-    that diverged; None is nan."""
-    if value is None:
-        return "nan"
-    if abs(value) < 0.01:
-        return f"{value:.2g}"
-    return f"{value:.3f}" if abs(value) < 1000 else f"{value:.1e}"
 
 
 def cell(row, kind="query"):
@@ -235,36 +197,6 @@ def multi_step_lines(rows, runs):
     return lines
 
 
-def steps_figure(runs, path):
-    """Query MSE against adaptation steps: top, the runs trained as in the papers; below, with five inner steps
-    (MAML++) and in Finn et al.'s code setting. One colour per algorithm; a curve that leaves the top diverged."""
-    fig, axes = plt.subplots(2, len(SHOTS), figsize=(12, 7.5), sharex=True, sharey=True, squeeze=False)
-    for col, k in enumerate(SHOTS):
-        for r in runs:
-            if str(k) not in r["evaluations"]:
-                continue
-            records = r["evaluations"][str(k)]
-            mse = np.array([np.inf if x["mse_query"] is None else x["mse_query"] for x in records])
-            axes[int("-5step" in r["name"] or "-finn" in r["name"]), col].plot([x["steps"] for x in records], np.minimum(mse, 1e3), marker=".",  # diverged: off the top
-                                      ls="--" if r["shots"] != k else "-", label=r["name"],
-                                      color=plt.cm.tab20(list(REGISTRY).index(r["algorithm"])))
-        for row, trained_with in enumerate(("as in the papers", "with 5 inner steps, or lr 0.001 (-finn)")):
-            ax = axes[row, col]
-            ax.set(title=f"{k}-shot test tasks; trained {trained_with}", yscale="log", ylim=(1e-3, 5))
-            ax.grid(alpha=0.3)
-            if ax.has_data():
-                ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    for ax in axes[-1]:
-        ax.set_xlabel("adaptation steps at test time")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("mean MSE on K query points")
-    fig.suptitle("Sinusoid regression: error against adaptation steps (dashed: trained with K = 10, tested 5-shot;"
-                 " off the top: diverged)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def paired_lines(results, runs, against="maml", of=("imaml", "cavia")):
     """Markdown rows: each run of an algorithm in `of` minus MAML's run of the same K, task by task on the test
     tasks, after each reported step count (from the runs' meta.npz and config.json); a task that diverged in either
@@ -274,71 +206,7 @@ def paired_lines(results, runs, against="maml", of=("imaml", "cavia")):
         other = f"{against}-k{r['shots']}"
         if r["algorithm"] not in of or other not in names:
             continue
-        (before, *mine), (before_other, *theirs) = [
-            per_task_errors(os.path.join(results, "runs", n), r["shots"], (0, *REPORT_STEPS),
-                            r["evaluations"][str(r["shots"])][0]["tasks"]) for n in (r["name"], other)]
-        cells = [paired_cell(a, b, before, before_other) for a, b in zip(mine, theirs)]
+        cells = paired_row(*[per_task_errors(os.path.join(results, "runs", n), r["shots"], (0, *REPORT_STEPS),
+                                             r["evaluations"][str(r["shots"])][0]["tasks"]) for n in (r["name"], other)])
         lines.append(f"| {r['name']} − {other} | {r['shots']} | " + " | ".join(cells) + " |")
     return lines
-
-
-def paired_cell(mine, theirs, mine_before, theirs_before):
-    """"mean ± 95% half-width" of mine - theirs, per-task errors (n,), over the tasks that diverged in neither run
-    (evaluate's rule, against each run's own errors before adapting); how many were left out is said."""
-    kept = (mine <= DIVERGED * mine_before) & (theirs <= DIVERGED * theirs_before)  # False for nan and inf too
-    d = mine[kept] - theirs[kept]
-    text = f"{number(float(np.mean(d)))} ± {number(float(1.96 * np.std(d, ddof=1) / np.sqrt(len(d))))}" if len(d) > 1 else "n/a"
-    return text + (f" ({np.sum(~kept)} diverged tasks left out)" if np.any(~kept) else "")
-
-
-def per_task_errors(run_dir, shots, steps, n_tasks):
-    """Query MSE of every test task after each step count in `steps`: a list of (n_tasks,) arrays."""
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = json.load(f)
-    with np.load(os.path.join(run_dir, "meta.npz")) as npz:
-        meta = checkpoint.unleaves(dict(npz), "meta")
-    tasks = sinusoid.sample_tasks(train.task_stream(TEST_SEED, "evaluate"), n_tasks, shots, shots)
-    with np.errstate(all="ignore"):
-        return [mlp.mse(REGISTRY[config["algorithm"]].adapt(meta, tasks.x_support, tasks.y_support, config, s),
-                        tasks.x_query, tasks.y_query) for s in steps]
-
-
-def examples_figure(results, path, names=("pretrain-k10", "maml-k10", "maml-finn-k10", "enhanced-5step-k10"),
-                    n_tasks=3):
-    """Predictions before adapting and after 1 and 10 steps on the same 10-shot test tasks, one row per run
-    (from NAME/meta.npz and config.json, which are committed)."""
-    dirs = [os.path.join(results, "runs", n) for n in names]
-    dirs = [d for d in dirs if os.path.exists(os.path.join(d, "meta.npz"))]
-    if not dirs:
-        return False
-    tasks = sinusoid.sample_tasks(train.task_stream(1, "evaluate"), n_tasks, 10, 10)
-    grid = np.linspace(-5, 5, 200)[None, :, None].repeat(n_tasks, axis=0)  # (T, 200, 1)
-    fig, axes = plt.subplots(len(dirs), n_tasks, figsize=(3.6 * n_tasks, 2.5 * len(dirs)), squeeze=False,
-                             sharex=True, sharey=True)
-    for row, d in zip(axes, dirs):
-        with open(os.path.join(d, "config.json")) as f:
-            config = json.load(f)
-        with np.load(os.path.join(d, "meta.npz")) as npz:
-            meta = checkpoint.unleaves(dict(npz), "meta")
-        for steps, style in ((0, ":"), (1, "--"), (10, "-")):
-            fast = REGISTRY[config["algorithm"]].adapt(meta, tasks.x_support, tasks.y_support, config, steps)
-            pred = mlp.predict(fast, grid)
-            for t, ax in enumerate(row):
-                ax.plot(grid[t, :, 0], pred[t, :, 0], style, color="C1",
-                        label="before adapting" if steps == 0 else f"after {steps} step{'s' * (steps > 1)}")
-        for t, ax in enumerate(row):
-            ax.plot(grid[t, :, 0], sinusoid.sine(tasks.amplitude, tasks.phase, grid)[t, :, 0], color="k", lw=1,
-                    label="true function")
-            ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="C0", label="10 support points")
-            ax.set_ylim(-6, 6)
-        row[0].set_ylabel(f"{os.path.basename(d)}\ny")
-    for t, ax in enumerate(axes[0]):
-        ax.set_title(f"test task {t + 1}: A = {tasks.amplitude[t]:.2f}, phase = {tasks.phase[t]:.2f}", fontsize=9)
-    for ax in axes[-1]:
-        ax.set_xlabel("x")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return True
