@@ -165,6 +165,15 @@ def test_a_planted_bug_fails_the_property_it_breaks(tmp_path, capsys, what, algo
     assert lines[-1].startswith(f"{len(broken)} of {len(ran(algorithm, bad_input))} properties fail")
 
 
+@pytest.mark.parametrize("algorithm, first_order", [(a, CONTEXTS_CONSTANT if a == "cavia" else FIRST_ORDER) for a in
+                                                    ("maml", "anil", "metasgd", "lslr", "metacurvature", "enhanced", "cavia")])
+def test_a_copy_that_ignores_first_order_fails_its_first_order_property(tmp_path, capsys, algorithm, first_order):
+    """Every algorithm with a first-order variant is checked for it: with the cut never taken, the first-order
+    meta-gradient is the exact one, and the property that compares it with the query gradient fails."""
+    status, lines, _ = run(capsys, algorithm, planted(tmp_path, algorithm, "if first_order:", "if False:"), "--cases", 5)
+    assert status == 1 and failing(algorithm, lines) == {first_order.text}, "\n".join(lines)
+
+
 def test_bad_input_properties_run_only_when_asked(tmp_path, capsys):
     """An exercise is graded on its algorithm: a copy without input checks passes unless --bad-input is given."""
     path = planted(tmp_path, "cavia", *PLANTED[-1][2:4])
