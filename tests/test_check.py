@@ -165,6 +165,15 @@ def test_a_planted_bug_fails_the_property_it_breaks(tmp_path, capsys, what, algo
     assert lines[-1].startswith(f"{len(broken)} of {len(ran(algorithm, bad_input))} properties fail")
 
 
+@pytest.mark.parametrize("algorithm, first_order", [(a, CONTEXTS_CONSTANT if a == "cavia" else FIRST_ORDER) for a in
+                                                    ("maml", "anil", "metasgd", "lslr", "metacurvature", "enhanced", "cavia")])
+def test_a_copy_that_ignores_first_order_fails_its_first_order_property(tmp_path, capsys, algorithm, first_order):
+    """Every algorithm with a first-order variant is checked for it: with the cut never taken, the first-order
+    meta-gradient is the exact one, and the property that compares it with the query gradient fails."""
+    status, lines, _ = run(capsys, algorithm, planted(tmp_path, algorithm, "if first_order:", "if False:"), "--cases", 5)
+    assert status == 1 and failing(algorithm, lines) == {first_order.text}, "\n".join(lines)
+
+
 def test_bad_input_properties_run_only_when_asked(tmp_path, capsys):
     """An exercise is graded on its algorithm: a copy without input checks passes unless --bad-input is given."""
     path = planted(tmp_path, "cavia", *PLANTED[-1][2:4])
@@ -190,19 +199,24 @@ def test_the_dense_hessian_is_autograds():
 @pytest.mark.parametrize("newton", [False, True])
 def test_the_imaml_reference_never_lets_an_objective_rise_and_some_cases_refuse_steps(newton):
     """On seeds 0-9 (the planted bugs' cases), along references.halving (gradient steps, or Newton steps at the
-    Newton properties' rate): no task's objective rises, and in the three cases drawn above plain steps'
-    stability limit (Newton rate 3) some task's step is refused and its next one taken."""
-    refusing = []
-    for seed in range(10):
-        case = cases.imaml_case(cases.draw(seed))
+    Newton properties' rate): no task's objective rises, on the case or with its weak pull, and in the three cases
+    drawn above plain steps' stability limit (Newton rate 3) some task's step is refused and its next one taken."""
+    def along_halving(case):  # each task's objective after 0, 1, ..., steps steps, and which steps were refused
         (x, y), reg = cases.support(case), case.settings["reg"]
         rate = case.settings["newton_lr"] if newton else case.inner_lr
         fast = references.halving(case.params, x, y, rate, reg, case.steps, newton)  # after 0, 1, ..., steps steps
-        values = np.array([[references.regularised([w[t] for w in f], case.params, x[t], y[t], reg) for t in range(len(x))]
-                           for f in fast])
-        assert np.all(values[1:] <= values[:-1] + 1e-12 * np.abs(values[:-1]))
+        values = np.array([[references.regularised([w[t] for w in f], case.params, x[t], y[t], reg)
+                            for t in range(len(x))] for f in fast])  # (steps + 1, T)
         refused = np.array([[all(np.array_equal(a[t], b[t]) for a, b in zip(f, g)) for t in range(len(x))]
                             for f, g in zip(fast, fast[1:])])  # (steps, T)
+        return values, refused
+
+    refusing = []
+    for seed in range(10):
+        case = cases.imaml_case(cases.draw(seed))
+        (values, refused), (weak, _) = along_halving(case), along_halving(cases.weak_pull(case))
+        for v in (values, weak):
+            assert np.all(v[1:] <= v[:-1] + 1e-12 * np.abs(v[:-1]))
         if np.any(refused[:-1] & ~refused[1:]):
             refusing.append(seed)
     assert refusing == [1, 2, 9]

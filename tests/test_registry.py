@@ -1,4 +1,4 @@
-"""The registry's entries do what their modules say, with the defaults tinymeta/lab/README.md documents."""
+"""The registry's entries do what their modules say, with the defaults the README documents."""
 import re
 from pathlib import Path
 
@@ -71,9 +71,9 @@ def test_first_order_maml_treats_the_inner_gradient_as_a_constant():
     assert not all(np.allclose(a, b, rtol=1e-3) for a, b in zip(g["params"], exact["params"]))
 
 
-def test_the_readme_documents_the_training_defaults():
-    """Every `[--flag VALUE]` of tinymeta/lab/README.md's `train` line, and each algorithm's own options given there as
-    `ALGO` (`--flag VALUE ...`), is the default make_config gives."""
+def test_the_manual_documents_the_training_defaults():
+    """Every `[--flag VALUE]` of the command-line manual's `train` item (tinymeta/lab/README.md), and each
+    algorithm's own options given there as `ALGO` (`--flag VALUE ...`), is the default make_config gives."""
     readme = (Path(__file__).parent.parent / "tinymeta" / "lab" / "README.md").read_text()
     text = " ".join(readme[readme.index("- `train ALGO"):].split("\n- ")[0].split())  # that item of the list
     documented = {None: re.findall(r"\[--([a-z-]+) ([0-9.][0-9. ]*)\]", text)}

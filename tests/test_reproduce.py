@@ -110,6 +110,17 @@ def test_the_results_readme_shows_the_committed_table():
         assert block in (ROOT / "results" / "sinusoid.md").read_text()
 
 
+def test_the_committed_tables_are_what_the_table_command_makes_of_the_committed_runs():
+    """results/sinusoid.json and sinusoid.md, every cell, the paired differences (recomputed from the runs'
+    meta.npz), the diverged counts, the commands and the time from first start to last finish, as report makes
+    them from results/runs; only the commit of the code that made the table is taken as committed."""
+    results = ROOT / "results"
+    committed = json.loads((results / "sinusoid.json").read_text())
+    table, text = report.tables(results, report.load(results), True, committed["protocol"]["table_commit"])
+    assert table == committed
+    assert text == (results / "sinusoid.md").read_text()
+
+
 def test_the_recorded_train_command_makes_the_configuration_reproduce_trains():
     """result.json records a `python -m tinymeta train` command; reproduce trains through train.start
     directly, so the command must parse to the very configuration it used."""
@@ -131,3 +142,24 @@ def test_the_makefile_runs_every_run_of_the_protocol():
                           input="include Makefile\nshow:\n\t@echo $(REPRO_NAMES)\n").stdout.split()
     assert sorted(made) == sorted(protocol.RUNS) and len(made) == len(set(made)), made
 
+
+
+def test_the_steps_figure_puts_each_run_in_its_row_and_a_diverged_mean_off_the_top(tmp_path):
+    """One curve per run and tested K: in the top row the runs trained as in the papers, below the five-step and
+    "-finn" runs; a mean that is not finite (None) or huge is drawn at 1e3, off the top of the axes."""
+    import copy
+
+    from tinymeta.lab import figures
+    runs = copy.deepcopy(report.load(ROOT / "results"))
+    records = runs[0]["evaluations"][str(runs[0]["shots"])]
+    records[3]["mse_query"], records[4]["mse_query"] = None, 1e6
+    fig = figures.steps(runs, tmp_path / "steps.png")
+    for col, k in enumerate(protocol.SHOTS):
+        for row in (0, 1):
+            drawn = [r for r in runs if str(k) in r["evaluations"] and row == ("-5step" in r["name"] or "-finn" in r["name"])]
+            lines = fig.axes[row * len(protocol.SHOTS) + col].get_lines()
+            assert [line.get_label() for line in lines] == [r["name"] for r in drawn]
+            for line, r in zip(lines, drawn):
+                expected = [1e3 if x["mse_query"] is None else min(x["mse_query"], 1e3) for x in r["evaluations"][str(k)]]
+                assert list(line.get_ydata()) == expected and line.get_linestyle() == ("-" if r["shots"] == k else "--")
+    assert (tmp_path / "steps.png").read_bytes().startswith(b"\x89PNG")

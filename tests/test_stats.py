@@ -1,9 +1,9 @@
-"""The numbers of the results table and of `evaluate`: paired differences, who counts as diverged, and how a
-number is printed, at the edges where a slip would change what is read."""
+"""The numbers of the results table and of `evaluate`: paired differences, who counts as diverged, when a bar is
+met, and how a number is printed, at the edges where a slip would change what is read."""
 import numpy as np
 import pytest
 
-from tinymeta.lab import evaluate, stats
+from tinymeta.lab import evaluate, report, stats
 
 
 def interval(d):
@@ -47,6 +47,13 @@ def test_a_table_number_has_three_decimals_two_digits_when_small_and_an_exponent
     (5e-4, "5.000e-04"), (1.5, "1.5000"), (9999.0, "9999.0000"), (1e4, "1.000e+04"), (-3e4, "-3.000e+04")])
 def test_an_evaluate_number_has_four_decimals_between_1e_3_and_1e4(value, text):
     assert evaluate.number(value) == text.rjust(10)
+
+
+def test_a_bar_is_met_at_or_below_it():
+    """protocol.PUBLISHED's rule: our mean at or below the published one; a diverged mean (None) falls short."""
+    assert report.verdict(0.5, 0.5) == "met" and report.verdict(0.49, 0.5) == "met"
+    assert report.verdict(0.512, 0.5) == "short by 0.012" and report.verdict(None, 0.5) == "short (adaptation diverged)"
+    assert report.verdict(0.1, 0.5, bar=False) == "not a bar cell"
 
 
 def records(tasks, mse=0.5, ci=0.1):

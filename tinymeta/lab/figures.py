@@ -20,7 +20,8 @@ EXAMPLES = ("pretrain-k10", "maml-k10", "maml-finn-k10", "enhanced-5step-k10")
 
 def steps(runs, path):
     """Query MSE against adaptation steps: top, the runs trained as in the papers; below, with five inner steps
-    (MAML++) and in Finn et al.'s code setting. One colour per algorithm; a curve that leaves the top diverged."""
+    (MAML++) and in Finn et al.'s code setting. One colour per algorithm; a curve that leaves the top diverged.
+    Saves it to `path` and returns the (closed) Figure."""
     fig, axes = plt.subplots(2, len(SHOTS), figsize=(12, 7.5), sharex=True, sharey=True, squeeze=False)
     for col, k in enumerate(SHOTS):
         for r in runs:
@@ -47,6 +48,7 @@ def steps(runs, path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return fig
 
 
 def examples(results, path, names=EXAMPLES, n_tasks=3):

@@ -20,6 +20,14 @@ KEYS = ("mse_query", "ci_query", "median_query", "diverged", "tasks", "mse_grid"
 def write(results, runs, have_examples):
     """results/sinusoid.json and sinusoid.md from the runs (as `load` gives them); have_examples: whether
     figures.examples drew sinusoid-examples.png, for the markdown to show it."""
+    table, text = tables(results, runs, have_examples, commit())
+    write_json(os.path.join(results, "sinusoid.json"), table)
+    with open(os.path.join(results, "sinusoid.md"), "w") as f:
+        f.write(text)
+
+
+def tables(results, runs, have_examples, table_commit):
+    """(what sinusoid.json holds, the text of sinusoid.md), made at code commit `table_commit`."""
     rows = table_rows(runs)
     protocol = dict(task_family="y = A sin(x - phase), A ~ U[0.1, 5], phase ~ U[0, pi], x ~ U[-5, 5] (Finn et al. 2017)",
                     model="MLP 1-40-40-1 ReLU", meta_batch=train.DEFAULTS["meta_batch"],
@@ -29,10 +37,8 @@ def write(results, runs, have_examples):
                     diverged=f"tasks whose query MSE is not finite or above {DIVERGED}x their MSE before adapting",
                     null="a mean, interval or median that is not a finite number (some task diverged)",
                     inner_lr="the run's inner learning rate; for learned rates (metasgd, lslr, enhanced) the initial one",
-                    wall_seconds=wall_seconds(runs), table_commit=commit())
-    write_json(os.path.join(results, "sinusoid.json"), dict(protocol=protocol, rows=rows))
-    with open(os.path.join(results, "sinusoid.md"), "w") as f:
-        f.write(markdown(rows, runs, protocol, have_examples, paired_lines(results, runs)))
+                    wall_seconds=wall_seconds(runs), table_commit=table_commit)
+    return dict(protocol=protocol, rows=rows), markdown(rows, runs, protocol, have_examples, paired_lines(results, runs))
 
 
 def load(results):
