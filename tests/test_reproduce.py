@@ -46,6 +46,8 @@ def test_reproduce_smoke(tmp_path):
     for name in ("reptile-k5", "enhanced-k10", "pretrain-k10", "maml-5step-k5", "enhanced-5step-k10"):  # chosen on validation tasks
         chosen = json.loads((out / "select" / f"{name}.json").read_text())
         assert chosen["chosen"] in [c["candidate"] for c in chosen["candidates"]] and "validation" in chosen["how"]
+    gated = json.loads((out / "select" / "enhanced-5step-k5.json").read_text())  # its full run checked on validation tasks
+    assert gated["chosen"] in [c["candidate"] for c in gated["full_runs"]]
     md = (out / "sinusoid.md").read_text()
     assert "| maml-k10 | 10 |" in md and "Park & Oliva 2019" in md and "| maml-finn-k10 |" in md
     assert (out / "sinusoid-steps.png").stat().st_size > 10000
@@ -163,3 +165,36 @@ def test_the_steps_figure_puts_each_run_in_its_row_and_a_diverged_mean_off_the_t
                 expected = [1e3 if x["mse_query"] is None else min(x["mse_query"], 1e3) for x in r["evaluations"][str(k)]]
                 assert list(line.get_ydata()) == expected and line.get_linestyle() == ("-" if r["shots"] == k else "--")
     assert (tmp_path / "steps.png").read_bytes().startswith(b"\x89PNG")
+
+
+def tiny_enhanced(tmp_path, inner_lr):
+    """A 2-iteration Enhanced run (hidden 8) in tmp_path/run: (meta, algorithm, config). At inner lr 0.03 its training
+    stays finite but some validation tasks diverge from step 2 on; at 0.001 none does in 10 steps."""
+    spec = protocol.RUNS["enhanced-5step-k5"]
+    settings = reproduce.train_settings(spec, 2, [8], dict(inner_lr=inner_lr, first_order_iterations=0, msl_iterations=1))
+    assert reproduce.execute("enhanced", settings, str(tmp_path / "run"))
+    config, state, entry = reproduce.train.load(str(tmp_path / "run"))
+    return state["meta"], entry, config
+
+
+def test_a_stable_score_is_nan_if_a_validation_task_diverges_after_any_step(tmp_path):
+    meta, entry, config = tiny_enhanced(tmp_path, 0.03)
+    assert np.isfinite(reproduce.validation_score(meta, entry, config, 5, (1,)))  # no task diverged after 1 step
+    assert np.isnan(reproduce.validation_score(meta, entry, config, 5, (1,), stable=10))
+
+
+def test_gate_trains_candidates_in_full_best_first_and_keeps_the_first_with_no_divergence(tmp_path):
+    spec = dict(protocol.RUNS["enhanced-5step-k5"], stable=10)
+    candidates = [dict(inner_lr=lr, first_order_iterations=0, msl_iterations=1) for lr in (0.001, 0.03, 0.003)]
+    (tmp_path / "select").mkdir()
+    reproduce.write_json(str(tmp_path / "select" / "x.json"), dict(chosen=candidates[1], how="", candidates=[
+        dict(candidate=c, score=s) for c, s in zip(candidates, (2.0, 1.0, None))]))
+    chosen = reproduce.gate("x", spec, str(tmp_path), 2, [8], str(tmp_path / "runs" / "x"))
+    record = json.loads((tmp_path / "select" / "x.json").read_text())
+    assert chosen == record["chosen"] == candidates[0]  # the best score (lr 0.03) diverged in its full run
+    assert [c["index"] for c in record["full_runs"]] == [1, 0] and [c["passed"] for c in record["full_runs"]] == [False, True]
+    assert record["full_runs"][0]["validation"][10]["diverged"] > 0 and "0..10 steps" in record["how"]
+    assert reproduce.train.load(str(tmp_path / "runs" / "x"))[0]["inner_lr"] == 0.001  # the full run kept
+    assert not (tmp_path / "select" / "x" / "full-2").exists()  # a candidate with no score is not trained
+    assert reproduce.gate("x", spec, str(tmp_path), 2, [8], str(tmp_path / "runs" / "x")) == chosen  # again: the record
+    assert json.loads((tmp_path / "select" / "x.json").read_text())["full_runs"] == record["full_runs"]  # nothing redone

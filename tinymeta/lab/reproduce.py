@@ -36,7 +36,10 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     spec, started, code = RUNS[name], time.time(), commit()  # the code this process runs
     algorithm, shots, how = spec["algorithm"], spec["shots"], (spec["select"] or (None,))[0]
     chosen = select(name, spec, results, validation_iterations, hidden) if how == "train" else {}
-    run_dir, settings = os.path.join(results, "runs", name), train_settings(spec, iterations, hidden, chosen)
+    run_dir = os.path.join(results, "runs", name)
+    if spec.get("stable"):
+        chosen = gate(name, spec, results, iterations, hidden, run_dir)
+    settings = train_settings(spec, iterations, hidden, chosen)
     diverged = not execute(algorithm, settings, run_dir)
     config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
     if how == "adapt":  # choose on validation tasks, with the trained model
@@ -132,13 +135,54 @@ def select(name, spec, results, validation_iterations, hidden):
             scored.append((candidate, float("nan")))  # diverged in training: it loses
             continue
         config, state, entry = train.load(run_dir)
-        scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"])))
-    return choose(scored, path, spec["score_steps"])
+        scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"],
+                                                   spec.get("stable"))))
+    return choose(scored, path, spec["score_steps"], spec.get("stable"))
 
 
-def validation_score(meta, entry, config, shots, steps):
-    """Mean query MSE after each of `steps` adaptation steps on validation tasks (nan if any task diverged)."""
-    records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, max(steps), VALIDATION_TASKS)
+def gate(name, spec, results, iterations, hidden, run_dir):
+    """For a run with "stable": the best-scored candidate whose full run diverges on no validation task after any
+    of 0..stable steps. Candidates are trained in full in select/NAME/full-I, best score first, each check is
+    recorded in select/NAME.json, and the first that passes is moved to run_dir (if none does, the best-scored)."""
+    path, stable = os.path.join(results, "select", name + ".json"), spec["stable"]
+    with open(path) as f:
+        record = json.load(f)
+    scores = [c["score"] for c in record["candidates"]]
+    ranked = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: scores[i]) or [0]
+    checks = record.setdefault("full_runs", [])
+    for i in ranked:
+        check = next((c for c in checks if c["index"] == i), None)
+        if check is None:
+            candidate, full_dir = record["candidates"][i]["candidate"], os.path.join(results, "select", name, f"full-{i}")
+            trained = execute(spec["algorithm"], train_settings(spec, iterations, hidden, candidate), full_dir)
+            config, state, entry = train.load(full_dir)
+            records = evaluate(state["meta"], entry, config, train.validation_stream(SEED), spec["shots"], stable,
+                               VALIDATION_TASKS)
+            check = dict(index=i, candidate=candidate, iterations=state["iteration"], diverged_in_training=not trained,
+                         validation=[{k: r[k] for k in ("steps", "mse_query", "median_query", "diverged")} for r in records],
+                         passed=trained and all(r["diverged"] == 0 and r["mse_query"] is not None for r in records))
+            checks.append(check)
+            write_json(path, record)
+        if check["passed"]:
+            break
+    else:
+        check = next(c for c in checks if c["index"] == ranked[0])
+    if not os.path.exists(run_dir):
+        os.makedirs(os.path.dirname(run_dir), exist_ok=True)
+        os.replace(os.path.join(results, "select", name, f"full-{check['index']}"), run_dir)
+    record.update(chosen=check["candidate"], how=choose_how(spec["score_steps"], stable) + f"; then the full run of "
+                  f"each, best first, until one diverged on no validation task after any of 0..{stable} steps")
+    write_json(path, record)
+    return check["candidate"]
+
+
+def validation_score(meta, entry, config, shots, steps, stable=None):
+    """Mean query MSE after each of `steps` adaptation steps on validation tasks: nan if that mean is not finite
+    or, with `stable`, if any task diverged (evaluate's rule) after any of 0..stable steps."""
+    records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, max(*steps, stable or 0),
+                       VALIDATION_TASKS)
+    if stable and any(r["diverged"] for r in records[:stable + 1]):
+        return float("nan")
     return float(np.mean([score(records[s]["mse_query"]) for s in steps]))
 
 
@@ -146,14 +190,18 @@ def score(mse):
     return float("nan") if mse is None else mse
 
 
-def choose(scored, path, steps):
+def choose(scored, path, steps, stable=None):
     """The candidate with the lowest finite score; every candidate's score is recorded in `path`."""
     finite = [(c, s) for c, s in scored if np.isfinite(s)]
     chosen = min(finite, key=lambda cs: cs[1])[0] if finite else scored[0][0]
-    write_json(path, dict(chosen=chosen, how=f"lowest mean of {describe(steps)} query MSE on {VALIDATION_TASKS} "
-                          f"validation tasks (validation stream of seed {SEED})",
+    write_json(path, dict(chosen=chosen, how=choose_how(steps, stable),
                           candidates=[dict(candidate=c, score=s if np.isfinite(s) else None) for c, s in scored]))
     return chosen
+
+
+def choose_how(steps, stable=None):
+    return (f"lowest mean of {describe(steps)} query MSE on {VALIDATION_TASKS} validation tasks (validation stream of "
+            f"seed {SEED})" + (f", none of which diverged after any of 0..{stable} steps" if stable else ""))
 
 
 def describe(steps):
