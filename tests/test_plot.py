@@ -155,3 +155,17 @@ def test_the_png_says_what_it_draws(tmp_path):
     fresh = plot.draw(state["meta"], algorithm, config, None, train.task_stream(1, "evaluate"))
     assert digests[0] == digests[1] == pictures.drawn(fresh) != digests[2]
     plt.close(fresh)
+
+
+def test_a_few_exploding_batches_are_drawn_off_the_top_and_said_in_words(tmp_path):
+    """The training curve keeps its scale when a few meta-batches blew up, and says so in words."""
+    run = tiny_run(tmp_path, "maml")
+    config, state, algorithm = train.load(run)
+    history = np.linspace(3.0, 0.5, 1000)
+    history[[100, 400]] = 5.4e57, 2.0e3
+    fig = plot.draw(state["meta"], algorithm, config, history, train.task_stream(1, "evaluate"))
+    (ax,) = titled(fig, "meta-training curve")
+    plt.close(fig)
+    assert ax.get_ylim()[1] < 2.0e3
+    assert [t.get_text() for t in ax.texts] == ["off the top: 2 iterations whose meta-batch blew up in adaptation "
+                                                "(meta-loss up to 5e+57); training went on"]

@@ -219,7 +219,7 @@ def glance_lines(table):
     """The first table of results/README.md: predicting 0, then each of GLANCE, after 1 and 5 steps at each K."""
     by = {(r["run"], r["shots"], r["steps"]): r for r in table["rows"]}
     head = " | ".join(f"{k}-shot, {s} step{'s' * (s > 1)}" for k in SHOTS for s in GLANCE_STEPS)
-    lines = [f"| | run | {head} |", "|---" * (2 + len(SHOTS) * len(GLANCE_STEPS)) + "|"]
+    lines = [f"| algorithm | runs | {head} |", "|---" * (2 + len(SHOTS) * len(GLANCE_STEPS)) + "|"]
     zero = table["predicting_zero"]
     if zero:
         lines.append("| predicting 0 (no model) | | "
