@@ -82,6 +82,29 @@ def test_the_demo_figure_is_what_make_demo_draws_now(tmp_path):
         "tinymeta/lab/README.md does not show what `make demo` prints:\n" + table
 
 
+def test_in_the_steps_figure_no_two_runs_share_a_colour_in_a_panel_and_a_panel_has_few():
+    """sinusoid-steps.png: each panel's runs (its legend) have colours no other run of the panel has, at most 7
+    runs a panel, and the fraction of tasks diverged has panels of its own."""
+    figure = figures.steps(report.load(str(RESULTS)))
+    panels = [ax for ax in figure.axes if ax.get_legend()]
+    assert len(panels) == len(figure.axes) == 2 * (len(figures.PANELS) + 1)
+    for ax in panels:
+        runs = [(line.get_label(), line.get_color()) for line in ax.lines if not line.get_label().startswith("_")]
+        colours = [matplotlib.colors.to_hex(c) for name, c in runs if not name.startswith("published")]
+        assert 2 <= len(colours) <= 7 and len(set(colours)) == len(colours), (ax.get_title(), runs)
+    assert sum("diverged" in ax.get_title() for ax in panels) == 2
+
+
+def test_the_true_function_is_drawn_on_top_of_the_predictions():
+    for figure in (figures.examples(str(RESULTS)), figures.run_figure(str(RESULTS), "lslr-k5")):
+        for ax in figure.axes:
+            truth = [line for line in ax.lines if line.get_label() == "true function"]
+            if truth:
+                below = [line for line in ax.lines if line.get_label().startswith(("before", "after"))]
+                assert len(below) == 3 and all(line.get_zorder() < truth[0].get_zorder() for line in below)
+        plt.close(figure)
+
+
 def test_a_stale_or_unmarked_png_is_found(tmp_path):
     """The check sees a figure that draws something else, and a PNG without a digest (an older writer's)."""
     def line(slope):

@@ -120,3 +120,21 @@ def test_the_conclusions_of_the_results_page_hold():
         one = {r["run"]: r["mse_query"] for r in table["rows"]
                if r["shots"] == r["train_shots"] == k and r["steps"] == 1 and r["algorithm"] != "pretrain"}
         assert max(one, key=one.get) == f"anil-k{k}"
+
+
+def test_what_a_reader_meets_first_holds_no_huge_number_and_no_nan():
+    """results/README.md and the README's results: no nan anywhere, no error written with an exponent, and in
+    every table cell no number above 1e3 but a count of diverged tasks ("diverged 3/1000")."""
+    page = (RESULTS / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    glance = readme[readme.index("## Results at a glance"):]
+    glance = glance[:glance.index("\n## ", 3)]
+    for name, text in (("results/README.md", page), ("README.md", glance)):
+        assert not re.search(r"\bnan\b", text, re.I), name
+        cells = [c for line in text.splitlines() if line.startswith("|") for c in line.strip("|").split("|")[1:]]
+        assert len(cells) > 20, name
+        for c in cells:
+            c = re.sub(r"diverged (on )?\d+( of |/)[\d,]+|(et al\.|Oliva) \d{4}", "", c)  # counts, sources' years
+            assert not re.search(r"\d[eE][+-]?\d", c), (name, c)
+            assert all(float(x) <= 1e3 for x in re.findall(r"\d+\.?\d*", c.replace(",", ""))), (name, c)
+    assert not re.search(r"\d[eE][+-]?\d", page[:page.index("## Appendix")])
