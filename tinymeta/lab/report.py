@@ -140,7 +140,7 @@ def trained(run):
 
 def chosen_text(chosen):
     """A run's chosen hyperparameters: "inner_lr 0.001, clip 10, first_order_iterations 1/3 of the iterations"."""
-    return ", ".join(f"{k} {Fraction(v).limit_denominator(100)} of the iterations" if k in SCHEDULED else f"{k} {v:g}"
+    return ", ".join(f"{k} {Fraction(v).limit_denominator(100)} of the iterations" if k in SCHEDULED and v else f"{k} {v:g}"
                      for k, v in chosen.items())
 
 
