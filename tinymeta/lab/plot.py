@@ -1,15 +1,17 @@
 """One figure of a run, in the style of Finn et al. 2017, Fig. 2: for a few test tasks, the true
 sine, the K support points and the network's prediction before adaptation and after 1 and 10
-steps (for an Omniglot run, one test task: its support drawings and the label each query drawing
-gets before adaptation and after 1 and 3 steps); below, the meta-training curve (if the run's history is at hand: a checkpoint has it, the
-meta.npz files of results/ do not); below that, whatever else was meta-learned:
+steps; below, the meta-training curve (if the run's history is at hand: a checkpoint has it, the
+meta.npz files of results/ do not); below that, whatever else was meta-learned, one panel per parameter
+array, each on its own scale (a weight's rates are often a hundred times smaller than a bias's):
 
-- per-array, per-step learning rates (LSLR, Enhanced) as grouped bars, one group per array;
-- per-weight learning rates (Meta-SGD) as one box plot per array, since there is one rate per weight;
+- per-array, per-step learning rates (LSLR, Enhanced) as bars, one per inner step;
+- per-weight learning rates (Meta-SGD) as a box plot over the rates themselves, one rate per weight;
 - curvature (Meta-Curvature, Enhanced) as heat maps of M_in - I and M_out - I per weight and bars of
-  m - 1 per bias: what was learned on top of the identity that makes the update MAML's.
+  m - 1 per bias: what was learned on top of the identity that makes the update MAML's; a 1×1 matrix
+  or a lone bias is written as its number.
 
-Drawn with matplotlib's Agg backend (no window), saved as one PNG.
+Drawn with matplotlib's Agg backend (no window), saved as one PNG that holds a digest of what it draws
+(pictures.save).
 """
 import matplotlib
 
@@ -20,36 +22,32 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
 from tinymeta import mlp, sinusoid  # noqa: E402
-from tinymeta.lab import families  # noqa: E402
+from tinymeta.lab import pictures  # noqa: E402
 
 STEPS = (0, 1, 10)
-EPISODE_STEPS = (0, 1, 3)  # as evaluate's default for Omniglot runs
-COLUMNS = 10  # an Omniglot task with more classes shows the first 10
 FILE_TYPES = set(FigureCanvasBase.get_supported_filetypes())  # "png", "pdf", "svg", ...: what savefig writes
 DIVERGING = "RdBu_r"  # blue below 0, white at 0, red above
 
 
 def figure(meta, algorithm, config, history, rng, path, shots=None, n_tasks=3):
-    """Draw the run and save it to `path` (PNG); returns the (closed) matplotlib Figure.
+    """Draw the run (see `draw`) and save it to `path` (a PNG, or another type savefig knows); returns the
+    (closed) matplotlib Figure."""
+    fig = draw(meta, algorithm, config, history, rng, shots, n_tasks)
+    pictures.save(fig, path, dpi=100)
+    return fig
 
-    rng draws the test tasks; history is the per-iteration meta-loss, or None for no training curve.
-    Sections for learned rates and curvature are added when meta has "lr" or "curvature" (see `meta_sections`).
-    """
-    sections, episode = meta_sections(meta), families.problem(config) == "omniglot"
-    if episode:  # one task: support rows, a row per step count, the curve
-        rows = (shots or config["shots"]) + len(EPISODE_STEPS)
-        heights, width = [1.3 * rows + (3.0 if history is not None else 0.5)], 12
-    else:
-        heights, width = [7.5 if history is not None else 4.5], 4 * n_tasks
-    heights += [HEIGHTS[s] for s in sections]
-    fig = plt.figure(figsize=(width, sum(heights)), layout="constrained")
+
+def draw(meta, algorithm, config, history, rng, shots=None, n_tasks=3):
+    """The run's figure, not saved: rng draws the test tasks; history is the per-iteration meta-loss, or None
+    for no training curve. Sections for learned rates and curvature are added when meta has "lr" or
+    "curvature" (see `meta_sections`)."""
+    sections = meta_sections(meta)
+    heights = [7.5 if history is not None else 4.5] + [HEIGHTS[s] for s in sections]
+    fig = plt.figure(figsize=(4 * n_tasks, sum(heights)), layout="constrained")
     subfigs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
-    draw = draw_episode if episode else draw_fits
-    draw(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
+    draw_fits(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
     for subfig, section in zip(subfigs[1:], sections):
         DRAW[section](subfig, meta, config)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
     return fig
 
 
@@ -78,9 +76,8 @@ def plural(n, word):
 
 
 def describe(config):
-    """The run in a few words: "lslr, 5-shot, meta-batch 25, inner lr 0.01, 1 inner step" ("maml, 5-way 1-shot, ...")."""
-    ways = f"{config['ways']}-way " if families.problem(config) == "omniglot" else ""
-    return (f"{config['algorithm']}, {ways}{config['shots']}-shot, meta-batch {config['meta_batch']}, "
+    """The run in a few words: "lslr, 5-shot, meta-batch 25, inner lr 0.01, 1 inner step"."""
+    return (f"{config['algorithm']}, {config['shots']}-shot, meta-batch {config['meta_batch']}, "
             f"inner lr {config['inner_lr']}, {plural(config['inner_steps'], 'inner step')}")
 
 
@@ -95,70 +92,22 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
                             height_ratios=(3, 2) if history is not None else None)
     for t in range(n_tasks):
         ax = fig.add_subplot(grid[0, t])
-        ax.plot(x[t, :, 0], sinusoid.sine(tasks.amplitude[t:t + 1], tasks.phase[t:t + 1], x[t:t + 1])[0, :, 0],
-                color="black", lw=2, label="true function")
-        for s, style in zip(STEPS, (":", "--", "-")):
-            ax.plot(x[t, :, 0], predictions[s][t, :, 0], style, lw=1.5,
+        for s, style, color in zip(STEPS, (":", "--", "-"), ("tab:gray", "tab:blue", "tab:orange")):
+            ax.plot(x[t, :, 0], predictions[s][t, :, 0], style, color=color, lw=2,
                     label="before adaptation" if s == 0 else f"after {plural(s, 'step')}")
-        ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="purple", ms=7,
-                label=f"{shots} support points")
+        ax.plot(x[t, :, 0], sinusoid.sine(tasks.amplitude[t:t + 1], tasks.phase[t:t + 1], x[t:t + 1])[0, :, 0],
+                color="black", lw=1, label="true function", zorder=3)  # on top of the predictions
+        ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="tab:purple", ms=7,
+                label=f"{shots} support points", zorder=4)
         ax.set_title(f"test task {t + 1}: A={tasks.amplitude[t]:.2f}, phase={tasks.phase[t]:.2f}")
         ax.set_xlabel("x")
         ax.set_ylim(-5.5, 5.5)
         if t == 0:
             ax.set_ylabel("y")
             ax.legend(loc="lower left", fontsize=8)
-    if history is not None:
-        draw_curve(fig.add_subplot(grid[1, :]), history, config)
-
-
-def draw_episode(fig, meta, algorithm, config, history, rng, shots, n_tasks=1):
-    """An Omniglot test task: its support drawings (a column per label, at most COLUMNS), then one query
-    drawing of each class with the label the network gives it before adaptation and after EPISODE_STEPS
-    steps (green if right, red if wrong; the row says how many of all the task's queries are right);
-    below, the meta-training curve. n_tasks is ignored: one task."""
-    ways, queries = config["ways"], config["queries"]
-    columns = min(ways, COLUMNS)
-    tasks = families.sample(rng, config, 1, "test", shots, queries)
-    truth = np.argmax(tasks.y_query[0], axis=-1)  # (N * Q,)
-    predicted = {s: np.argmax(mlp.predict(algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s),
-                                          tasks.x_query)[0], axis=-1) for s in EPISODE_STEPS}  # (N * Q,) each
-    rows = shots + len(EPISODE_STEPS)
-    grid = fig.add_gridspec(rows + (history is not None), columns,
-                            height_ratios=[1] * rows + ([2.3] if history is not None else []))
-    side = int(np.sqrt(tasks.x_support.shape[-1]))  # 28
-    fig.suptitle(f"{describe(config)}: a test task (characters never trained on)"
-                 + (f", its first {columns} of {ways} classes" if columns < ways else ""))
-    for j in range(columns):
-        for k in range(shots):
-            ax = image(fig.add_subplot(grid[k, j]), tasks.x_support[0, j * shots + k], side)
-            if k == 0:
-                ax.set_title(f"label {j}", fontsize=9)
-            if j == 0:
-                ax.set_ylabel("support" if shots == 1 else f"support {k + 1}", fontsize=9)
-        for r, s in enumerate(EPISODE_STEPS):
-            q = j * queries  # the first query drawing of class j
-            ax = image(fig.add_subplot(grid[shots + r, j]), tasks.x_query[0, q], side)
-            right = predicted[s][q] == truth[q]
-            ax.set_title(f"→ {predicted[s][q]}", fontsize=9, color="tab:green" if right else "tab:red")
-            if j == 0:
-                score = np.sum(predicted[s] == truth)
-                ax.set_ylabel(("before adapting" if s == 0 else f"after {plural(s, 'step')}") +
-                              f"\n{score} of {ways * queries} right", fontsize=9)
-    if history is not None:
-        draw_curve(fig.add_subplot(grid[rows, :]), history, config)
-
-
-def image(ax, pixels, side):
-    """One drawing, ink black on white, without ticks (an axis label may still name the row)."""
-    ax.imshow(np.reshape(pixels, (side, side)), cmap="gray_r", vmin=0, vmax=1)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
-
-
-def draw_curve(ax, history, config):
-    """The meta-training curve: the meta-loss of every iteration and its running median, log scale."""
+    if history is None:
+        return
+    ax = fig.add_subplot(grid[1, :])
     history = np.asarray(history, dtype=float)
     if len(history):
         window = max(1, len(history) // 100)
@@ -171,55 +120,63 @@ def draw_curve(ax, history, config):
         ax.set_yscale("log")
         top = 10 * np.quantile(history, 0.995)  # a few exploding batches would squash the curve into a line
         if np.any(history > top) and np.all(history > 0):
+            above = int(np.sum(history > top))
             ax.set_ylim(0.5 * np.min(history), top)
-            ax.text(0.01, 0.97, f"{np.sum(history > top)} iterations above the top of the axis (up to "
-                    f"{np.max(history):.1e})", transform=ax.transAxes, va="top", fontsize=8)
+            ax.text(0.01, 0.97, f"off the top: {plural(above, 'iteration')} whose meta-batch blew up in adaptation "
+                    f"(meta-loss up to {np.max(history):.0e}); training went on", transform=ax.transAxes, va="top",
+                    fontsize=8)
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("meta-training iteration")
     ax.set_ylabel("meta-loss")
-    classification = families.problem(config) == "omniglot"
-    if config["algorithm"] == "pretrain":
-        what = ("the loss of classifying every image of the meta-batch among all training classes" if classification
-                else "the loss of regression on all points of the meta-batch")
-    else:
-        what = f"the meta-loss, the query {'cross-entropy' if classification else 'MSE'} after adaptation, of each meta-batch"
+    what = ("the loss of regression on all points of the meta-batch" if config["algorithm"] == "pretrain"
+            else "the meta-loss, the query MSE after adaptation, of each meta-batch")
     ax.set_title(f"meta-training curve: {what}")
 
 
 def draw_step_rates(fig, meta, config):
-    """LSLR / Enhanced: lr (steps, arrays) as bars grouped by array, one bar per inner step."""
+    """LSLR / Enhanced: lr (steps, arrays), one panel per array with a bar per inner step, each panel on its
+    own scale."""
     lr = np.asarray(meta["lr"])  # (S, n)
     steps, n = lr.shape
-    ax = fig.subplots()
-    width = 0.8 / steps
-    for s in range(steps):
-        bars = ax.bar(np.arange(n) + (s - (steps - 1) / 2) * width, lr[s], width, label=f"inner step {s + 1}")
-        if steps * n <= 12:  # room for the numbers
-            ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
-    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
-    ax.axhline(0, color="black", lw=0.5)
-    ax.margins(y=0.15)  # room above and below the bars for their numbers
-    ax.set_xticks(np.arange(n), names(meta["params"]))
-    ax.set_ylabel("learned inner learning rate")
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"learned learning rate per parameter array and inner step ({config['algorithm']})")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for i, (ax, name) in enumerate(zip(axes, names(meta["params"]))):
+        bars = ax.bar(np.arange(1, steps + 1), lr[:, i], color="tab:blue")
+        if steps == 1:  # room for the number
+            ax.bar_label(bars, fmt="%.3g", fontsize=8, padding=2)
+            ax.margins(y=0.15)
+        rate_lines(ax, config)
+        ax.set_title(name)
+        ax.set_xticks(np.arange(1, steps + 1))
+        ax.set_xlabel("inner step")
+    axes[0].set_ylabel("learned inner rate")
+    fig.suptitle(f"learned learning rate per parameter array and inner step ({config['algorithm']}), each panel on "
+                 f"its own scale; dashed: the initial rate {config['inner_lr']}")
 
 
 def draw_weight_rates(fig, meta, config):
-    """Meta-SGD: one rate per weight, so a box plot of the rates of each array (box: quartiles,
-    whiskers: 1.5 IQR) over the rates themselves as dots, spread sideways so that they can be seen."""
-    ax = fig.subplots()
-    rates = [np.ravel(r) for r in meta["lr"]]
+    """Meta-SGD: one rate per weight, so per array (a panel, on its own scale) a box plot of its rates (box:
+    quartiles, whiskers: 1.5 IQR) over the rates themselves as dots, spread sideways so that they can be seen."""
+    axes = fig.subplots(1, len(meta["lr"]), squeeze=False)[0]
     spread = np.random.default_rng(0)  # only moves the dots sideways: the picture is the same every time
-    for i, r in enumerate(rates):
-        ax.plot(i + 1 + spread.uniform(-0.2, 0.2, len(r)), r, ".", color="tab:blue", ms=3, alpha=0.4)
-    ax.boxplot(rates, widths=0.6, showfliers=False, medianprops=dict(color="tab:orange", lw=2))
-    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
-    ax.set_xticks(np.arange(1, len(rates) + 1),
-                  [f"{name}\n({shape_text(np.shape(r))})" for name, r in zip(names(meta["params"]), meta["lr"])])
-    ax.set_ylabel("learned inner learning rate")
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"learned per-weight learning rates of each array ({config['algorithm']})")
+    for ax, name, rates in zip(axes, names(meta["params"]), meta["lr"]):
+        r = np.ravel(rates)
+        ax.set_title(f"{name} ({shape_text(np.shape(rates))})")
+        if r.size == 1:  # a lone rate: its number
+            number_box(ax, r[0])
+            continue
+        ax.plot(1 + spread.uniform(-0.2, 0.2, len(r)), r, ".", color="tab:blue", ms=3, alpha=0.4)
+        ax.boxplot([r], widths=0.6, showfliers=False, medianprops=dict(color="tab:orange", lw=2))
+        rate_lines(ax, config)
+        ax.set_xticks([1], [f"{plural(r.size, 'rate')}"])
+    axes[0].set_ylabel("learned inner rate")
+    fig.suptitle(f"learned per-weight learning rates of each array ({config['algorithm']}), each panel on its own "
+                 f"scale; dashed: the initial rate {config['inner_lr']}")
+
+
+def rate_lines(ax, config):
+    """The initial rate (dashed) and zero, for the panels of learned rates."""
+    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1)
+    ax.axhline(0, color="black", lw=0.5)
 
 
 def draw_curvature(fig, meta, config):
@@ -234,38 +191,43 @@ def draw_curvature(fig, meta, config):
                          f"{name}: M_{which} − I ({shape_text(np.shape(m))})", f"{which}put unit")
             continue
         m, ax = np.ravel(c) - 1, axes[2, i // 2]
+        ax.set_title(f"{name}: m − 1 ({shape_text(np.shape(c))})", fontsize=9)
+        if len(m) == 1:  # a lone bias: its number
+            number_box(ax, m[0])
+            continue
         ax.bar(np.arange(len(m)), m, color=np.where(m >= 0, "tab:red", "tab:blue"))
         ax.axhline(0, color="black", lw=0.5)
-        ax.set_title(f"{name}: m − 1 ({shape_text(np.shape(c))})" + (f" = {m[0]:+.3g}" if len(m) == 1 else ""),
-                     fontsize=9)
         ax.set_xlabel("output unit")
-        if len(m) == 1:
-            ax.set_xlim(-1, 1)  # a lone bias gets a bar of ordinary width
-            ax.set_xticks([0])
-        else:
-            ax.set_xlim(-0.6, len(m) - 0.4)
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.set_xlim(-0.6, len(m) - 0.4)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     for ax in axes.ravel():
-        if not ax.has_data():
+        if not ax.has_data() and not ax.texts:
             ax.set_axis_off()
     fig.suptitle(f"learned curvature minus its initial identity ({config['algorithm']}): "
                  "update W ← W − α M_in G M_out, b ← b − α m ⊙ g")
 
 
 def heat_map(fig, ax, d, title, unit):
-    """d as an image, a diverging colour scale symmetric about 0, with a colour bar; 1×1: its value."""
-    v = np.max(np.abs(d)) or 1.0  # all zeros (nothing learned yet): white, scale ±1
-    image = ax.imshow(d, cmap=DIVERGING, vmin=-v, vmax=v, interpolation="nearest")
+    """d as an image, a diverging colour scale symmetric about 0, with a colour bar; 1×1: its number (on a scale
+    of its own, a lone cell would always be the darkest colour)."""
     ax.set_title(title, fontsize=9)
     if d.size == 1:
-        ax.text(0, 0, f"{d[0, 0]:+.3g}", ha="center", va="center", color="white" if d[0, 0] else "black", fontsize=14)
-        ax.set_axis_off()
+        number_box(ax, d[0, 0])
         return
+    v = np.max(np.abs(d)) or 1.0  # all zeros (nothing learned yet): white, scale ±1
+    image = ax.imshow(d, cmap=DIVERGING, vmin=-v, vmax=v, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8)
     ax.set_xlabel(unit)
     ax.set_ylabel(unit)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # a few unit numbers
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+
+
+def number_box(ax, value):
+    """A single learned number, written in the middle of an empty frame."""
+    ax.text(0.5, 0.5, f"{value:+.3g}", ha="center", va="center", fontsize=16, transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 HEIGHTS = {"step rates": 3.0, "weight rates": 3.0, "curvature": 8.0}

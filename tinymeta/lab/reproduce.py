@@ -4,9 +4,10 @@ The Makefile runs, for every algorithm and K in (5, 10), independently and skipp
 
     python -m tinymeta.lab.reproduce run ALGO-kK    # choose hyperparameters on validation tasks if needed,
                                                     # meta-train (resuming a stopped run), evaluate, keep
-                                                    # meta.npz and the run's figure
+                                                    # meta.npz
 then
-    python -m tinymeta.lab.reproduce table          # results/sinusoid.json, sinusoid.md and their figures
+    python -m tinymeta.lab.reproduce table          # results/sinusoid.json, sinusoid.md, the tables of
+                                                    # results/README.md, and every figure of results/
 
 Every run trains from seed 0 and is evaluated on 1,000 test tasks from the evaluate stream of seed 1
 (never seen in training or validation) with `python -m tinymeta evaluate`'s protocol. Hyperparameters
@@ -30,7 +31,8 @@ from tinymeta.lab.protocol import REPORT_STEPS, RUNS, SCHEDULED, SEED, TEST_SEED
 
 def run(name, results, iterations, validation_iterations, tasks, hidden):
     """Select (if needed), train and evaluate one run of protocol.RUNS; writes results/runs/NAME/result.json
-    (last, so that a run without it is unfinished) after what `keep` writes."""
+    (last, so that a run without it is unfinished) after meta.npz, the meta-parameters alone
+    (checkpoint.load_meta; the checkpoint, which holds Adam's state and the history, is not committed)."""
     if name not in RUNS:
         raise SystemExit(f"tinymeta.lab.reproduce: unknown run {name!r}")
     spec, started, code = RUNS[name], time.time(), commit()  # the code this process runs
@@ -49,7 +51,7 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
         checkpoint.write_config(run_dir, config)
     evaluations = {k: evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
                                k, max(REPORT_STEPS), tasks) for k in spec["tests"]}
-    keep(run_dir, os.path.join(results, "figures", name + ".png"), config, state, entry)
+    checkpoint.save_meta(run_dir, state["meta"])
     commands = [train_command(algorithm, settings, run_dir)] + [
         ["python", "-m", "tinymeta", "evaluate", run_dir, "--shots", str(k), "--steps", str(max(REPORT_STEPS)),
          "--tasks", str(tasks), "--seed", str(TEST_SEED), "--json"] for k in evaluations]
@@ -60,27 +62,13 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     write_json(os.path.join(run_dir, "result.json"), result)
 
 
-def keep(run_dir, figure, config, state, algorithm):
-    """What results/ commits of a run beside result.json, from its checkpoint (which holds Adam's state and the
-    history, and is not committed): run_dir/meta.npz, the meta-parameters alone (checkpoint.load_meta), and
-    for a run that meta-learns more than an initialisation (rates, curvature), `figure` as `python -m tinymeta
-    plot` draws it. Both are written anew every time."""
-    from tinymeta.lab import plot  # matplotlib is slow to import: only here
-    checkpoint.save_meta(run_dir, state["meta"])
-    if plot.meta_sections(state["meta"]):
-        os.makedirs(os.path.dirname(figure), exist_ok=True)
-        plot.figure(state["meta"], algorithm, config, state["history"], train.task_stream(TEST_SEED, "evaluate"), figure)
-
-
 def table(results):
-    """results/sinusoid.json and sinusoid.md from every finished run's result.json, with their two figures,
-    sinusoid-steps.png and sinusoid-examples.png, drawn anew."""
+    """results/sinusoid.json, sinusoid.md and the tables of results/README.md from every finished run's
+    result.json, and every figure of results/ drawn anew from the committed files (figures.py)."""
     from tinymeta.lab import figures, report  # matplotlib is slow to import: only here
     runs = report.load(results)
     os.makedirs(results, exist_ok=True)
-    figures.steps(runs, os.path.join(results, "sinusoid-steps.png"))
-    have_examples = figures.examples(results, os.path.join(results, "sinusoid-examples.png"))
-    report.write(results, runs, have_examples)
+    report.write(results, runs, figures.draw(results, runs))
 
 
 def train_settings(spec, iterations, hidden, chosen):
