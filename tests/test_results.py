@@ -99,7 +99,8 @@ def test_the_conclusions_of_the_results_page_hold():
     # trained with five steps: MAML, LSLR, Meta-Curvature and Enhanced never diverge; the lowest errors after five
     # steps are runs trained with five, Enhanced's at both K
     assert "MAML, LSLR, Meta-Curvature and Enhanced diverge on none" in text
-    assert not any(diverges[f"{a}-5step-k{k}", k] for a in ("maml", "lslr", "metacurvature", "enhanced") for k in protocol.SHOTS)
+    assert not any(diverges[f"{a}-5step-k{k}", k] for a in ("maml", "lslr", "metacurvature", "enhanced")
+                   for k in protocol.SHOTS)
     for k in protocol.SHOTS:
         five = {r["run"]: r["mse_query"] for r in table["rows"] if r["shots"] == k and r["steps"] == 5 and not r["diverged"]}
         assert min(five, key=five.get) == f"enhanced-5step-k{k}"
