@@ -17,8 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# The suite, one pytest process per core side by side (tests/parallel.py); `.venv/bin/python -m pytest` runs it in one.
 test: $(INSTALLED)
-	$(PY) -m pytest -q
+	$(PY) tests/parallel.py
 
 demo: $(INSTALLED)
 	$(PY) -m tinymeta demo

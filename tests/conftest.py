@@ -16,6 +16,18 @@ settings.register_profile("explore", max_examples=int(os.environ.get("EXAMPLES",
 settings.load_profile("default")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--shard", default="0/1", metavar="K/N",
+                     help="run every N-th test, from the K-th (tests/parallel.py runs the N shares side by side)")
+
+
+def pytest_collection_modifyitems(config, items):
+    k, n = map(int, config.getoption("--shard").split("/"))
+    if n > 1:
+        config.hook.pytest_deselected(items=[item for i, item in enumerate(items) if i % n != k])
+        items[:] = [item for i, item in enumerate(items) if i % n == k]
+
+
 def pytest_terminal_summary(terminalreporter):
     if LARGEST:
         terminalreporter.write_sep("-", "largest finite-difference relative error per gradient")

@@ -82,3 +82,25 @@ def test_train_switches_the_setting_on_unless_told_not_to(tmp_path):
     assert recorded(train) == SETTING  # also shows that the recording sees a call when there is one
     assert recorded("from tinymeta.lab import malloc\nassert malloc.keep_freed_memory() is False",
                     TINYMETA_KEEP_FREED_MEMORY="0") == "[]"
+
+
+def test_the_malloc_setting_changes_no_number():
+    """Keeping freed memory changes where arrays live, never a number in them: one meta-gradient computed
+    with and without the setting, each in a fresh process, is the same bit for bit."""
+    program = ("import numpy as np\nfrom autograd import grad\nfrom tinymeta import maml, mlp, sinusoid\n"
+               "from tinymeta.lab.malloc import keep_freed_memory\n"
+               "kept = keep_freed_memory()\n"
+               "rng = np.random.default_rng(3)\n"
+               "params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, 25, 10, 10)\n"
+               "g = grad(maml.meta_loss)(params, tasks, mlp.mse)\n"
+               "print(kept, np.concatenate([a.ravel() for a in g]).tobytes().hex())")
+
+    def meta_gradient(keep):
+        env = dict(os.environ, TINYMETA_KEEP_FREED_MEMORY=keep)
+        run = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()
+
+    (kept, bits_kept), (not_kept, bits_not_kept) = meta_gradient("1"), meta_gradient("0")
+    assert not_kept == "False" and kept == str(platform.libc_ver()[0] == "glibc")
+    assert len(bits_kept) == 16 * 1761 and bits_kept == bits_not_kept

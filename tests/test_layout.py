@@ -7,7 +7,7 @@ import tinymeta
 import tinymeta.lab
 
 PACKAGE = Path(tinymeta.__file__).parent
-MODEL_AND_TASKS = {"__init__.py", "__main__.py", "mlp.py", "mlp_fast.py", "sinusoid.py",
+MODEL_AND_TASKS = {"__init__.py", "__main__.py", "mlp.py", "mlp_fast.py", "sinusoid.py", "omniglot.py",
                    "gradcheck.py"}  # gradcheck: copied by students beside their own module
 
 

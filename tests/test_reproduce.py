@@ -46,6 +46,8 @@ def test_reproduce_smoke(tmp_path):
     for name in ("reptile-k5", "enhanced-k10", "pretrain-k10", "maml-5step-k5", "enhanced-5step-k10"):  # chosen on validation tasks
         chosen = json.loads((out / "select" / f"{name}.json").read_text())
         assert chosen["chosen"] in [c["candidate"] for c in chosen["candidates"]] and "validation" in chosen["how"]
+    gated = json.loads((out / "select" / "enhanced-5step-k5.json").read_text())  # its full run checked on validation tasks
+    assert gated["chosen"] in [c["candidate"] for c in gated["full_runs"]]
     md = (out / "sinusoid.md").read_text()
     assert "| maml-k10 | 10 |" in md and "Park & Oliva 2019" in md and "| maml-finn-k10 |" in md
     assert (out / "sinusoid-steps.png").stat().st_size > 10000
@@ -53,44 +55,46 @@ def test_reproduce_smoke(tmp_path):
     assert all((out / "runs" / name / "meta.npz").exists() for name in protocol.RUNS)
     assert {p.stem for p in (out / "figures").glob("*.png")} == \
         {name for name in protocol.RUNS if protocol.RUNS[name]["algorithm"] in ("metasgd", "lslr", "metacurvature", "enhanced")}
-    # iMAML and CAVIA beside MAML, task by task: the mean paired difference is the difference of the two means
+    # iMAML and CAVIA beside each MAML run tested on their K, task by task: the mean paired difference is the
+    # difference of the two means (no task diverged in these tiny runs), and the markdown shows it
     mean = {(r["run"], r["shots"], r["steps"]): r["mse_query"] for r in rows}
     assert json.loads((out / "runs" / "imaml-k10" / "config.json").read_text())["newton_cg"] == 3
-    for name in ("imaml-k5", "imaml-k10", "cavia-k5", "cavia-k10"):
-        k = protocol.RUNS[name]["shots"]
-        line = next(line for line in md.splitlines() if line.startswith(f"| {name} − maml-k{k} |"))
-        assert line.split(" | ")[2].split(" ± ")[0] == stats.number(mean[(name, k, 1)] - mean[(f"maml-k{k}", k, 1)])
+    pairs = {(p["run"], p["against"], p["shots"]): p["cells"] for p in table["paired"]}
+    assert set(pairs) == {(f"{a}-k{k}", against, k) for a in ("imaml", "cavia") for k in protocol.SHOTS
+                          for against in (f"maml-k{k}", f"maml-5step-k{k}", "maml-finn-k10")}
+    for (name, against, k), cells in pairs.items():
+        for s, c in zip(protocol.REPORT_STEPS, cells):
+            assert abs(c["mean"] - (mean[(name, k, s)] - mean[(against, k, s)])) < 1e-9 and c["left_out"] == 0
+        line = next(line for line in md.splitlines() if line.startswith(f"| {name} − {against} | {k} |"))
+        assert line.split(" | ")[2] == stats.mean_ci(cells[0]["mean"], cells[0]["ci"])
 
     # a second `make reproduce` finds every result and only rebuilds the table, bit for bit, and its figures,
     # drawn anew though they exist
     before, drawn = (out / "sinusoid.json").read_bytes(), (out / "sinusoid-steps.png").read_bytes()
-    for figure in ("sinusoid-steps.png", "sinusoid-examples.png"):
+    for figure in ("sinusoid-steps.png", "sinusoid-examples.png", "figures/lslr-k5.png"):
         (out / figure).write_bytes(b"stale")
     again = make_smoke(out)
     assert again.returncode == 0 and " run " not in again.stdout, again.stdout
     assert (out / "sinusoid.json").read_bytes() == before
     assert (out / "sinusoid-steps.png").read_bytes() == drawn
-    assert (out / "sinusoid-examples.png").read_bytes().startswith(b"\x89PNG")
+    for figure in ("sinusoid-examples.png", "figures/lslr-k5.png"):
+        assert (out / figure).read_bytes().startswith(b"\x89PNG")
 
 
-@pytest.mark.parametrize("algorithm", ["lslr", "maml"])
-def test_a_run_keeps_its_meta_parameters_and_draws_its_figure_anew(tmp_path, algorithm):
-    """reproduce.keep: meta.npz holds the checkpoint's meta-parameters bit for bit; a run that learns rates
-    gets its figure, replacing an old one, and a run that learns only an initialisation gets none."""
+def test_a_run_keeps_its_meta_parameters_bit_for_bit(tmp_path):
+    """meta.npz, what results/ commits of a run besides its records, holds the checkpoint's meta-parameters bit for
+    bit and the configuration; every figure of results/ is drawn from it (tests/test_figures.py)."""
     from tinymeta.lab import checkpoint, train
-    run_dir, figure = tmp_path / "run", tmp_path / "figures" / "run.png"
-    train.start(run_dir, train.make_config(algorithm, shots=5, iterations=2, meta_batch=2, hidden=[8]))
+    run_dir = tmp_path / "run"
+    train.start(run_dir, train.make_config("lslr", shots=5, iterations=2, meta_batch=2, hidden=[8]))
     train.run(run_dir, 2, quiet=True)
-    config, state, entry = train.load(run_dir)
-    figure.parent.mkdir()
-    figure.write_bytes(b"stale")
-    reproduce.keep(run_dir, figure, config, state, entry)
+    config, state, _ = train.load(run_dir)
+    checkpoint.save_meta(run_dir, state["meta"])
     saved_config, meta = checkpoint.load_meta(run_dir)
     assert saved_config == config
     expected = checkpoint.leaves(state["meta"], "meta")
     got = checkpoint.leaves(meta, "meta")
     assert got.keys() == expected.keys() and all(np.array_equal(got[k], expected[k]) for k in expected)
-    assert figure.read_bytes().startswith(b"\x89PNG") == (algorithm == "lslr")
 
 
 def test_unknown_run_is_one_line():
@@ -99,15 +103,31 @@ def test_unknown_run_is_one_line():
     assert run.returncode != 0 and "unknown run 'nosuch-k5'" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_the_results_readme_shows_the_committed_table():
-    """results/README.md's tables are report.published_lines of the committed results, not numbers typed in."""
-    rows = json.loads((ROOT / "results" / "sinusoid.json").read_text())["rows"]
+def test_the_committed_tables_are_the_committed_runs():
+    """results/sinusoid.json's rows are the committed runs' records; sinusoid.md and the tables of
+    results/README.md are what report.py writes from them, not numbers typed in."""
+    table = json.loads((ROOT / "results" / "sinusoid.json").read_text())
     runs = report.load(ROOT / "results")
-    assert report.table_rows(runs) == rows   # the committed table is the committed runs'
-    for block in ("\n".join(report.published_lines(rows)), "\n".join(report.multi_step_lines(rows, runs))):
-        assert block in (ROOT / "results" / "README.md").read_text(), \
-            "results/README.md's table differs from results/sinusoid.json:\n" + block
-        assert block in (ROOT / "results" / "sinusoid.md").read_text()
+    assert report.table_rows(runs) == table["rows"]
+    shown = [f for f in ("sinusoid-steps.png", "sinusoid-examples.png") if (ROOT / "results" / f).exists()]
+    assert (ROOT / "results" / "sinusoid.md").read_text() == report.markdown(table, runs, shown), \
+        "results/sinusoid.md is not what report.markdown writes: python -m tinymeta.lab.reproduce table"
+    readme = (ROOT / "results" / "README.md").read_text()
+    assert set(report.REGION.findall(readme)) >= {(f"<!-- report: {name} -->\n", name, "<!-- /report -->")
+                                                   for name in report.regions(table)}
+    assert readme == report.fill(readme, table), \
+        "results/README.md's tables are not what report.py writes: python -m tinymeta.lab.reproduce table"
+
+
+def test_a_committed_paired_difference_is_what_the_runs_give_again():
+    """One row of the paired table (CAVIA beside MAML trained with five steps, 10-shot), from the runs' meta.npz."""
+    table = json.loads((ROOT / "results" / "sinusoid.json").read_text())
+    (committed,) = [p["cells"] for p in table["paired"] if (p["run"], p["against"]) == ("cavia-k10", "maml-5step-k10")]
+    errors = [stats.per_task_errors(ROOT / "results" / "runs" / name, 10, (0, *protocol.REPORT_STEPS), 1000)
+              for name in ("cavia-k10", "maml-5step-k10")]
+    again = stats.paired_row(*errors)
+    assert [c["left_out"] for c in again] == [c["left_out"] for c in committed]
+    assert np.allclose([[c["mean"], c["ci"]] for c in again], [[c["mean"], c["ci"]] for c in committed], rtol=1e-9, atol=0)
 
 
 def test_the_committed_tables_are_what_the_table_command_makes_of_the_committed_runs():
@@ -116,7 +136,9 @@ def test_the_committed_tables_are_what_the_table_command_makes_of_the_committed_
     them from results/runs; only the commit of the code that made the table is taken as committed."""
     results = ROOT / "results"
     committed = json.loads((results / "sinusoid.json").read_text())
-    table, text = report.tables(results, report.load(results), True, committed["protocol"]["table_commit"])
+    from tinymeta.lab import figures
+    runs = report.load(results)
+    table, text = report.tables(results, runs, sorted(figures.every(str(results), runs)), committed["protocol"]["table_commit"])
     assert table == committed
     assert text == (results / "sinusoid.md").read_text()
 
@@ -143,23 +165,34 @@ def test_the_makefile_runs_every_run_of_the_protocol():
     assert sorted(made) == sorted(protocol.RUNS) and len(made) == len(set(made)), made
 
 
+def tiny_enhanced(tmp_path, inner_lr):
+    """A 2-iteration Enhanced run (hidden 8) in tmp_path/run: (meta, algorithm, config). At inner lr 0.03 its training
+    stays finite but some validation tasks diverge from step 2 on; at 0.001 none does in 10 steps."""
+    spec = protocol.RUNS["enhanced-5step-k5"]
+    settings = reproduce.train_settings(spec, 2, [8], dict(inner_lr=inner_lr, first_order_iterations=0, msl_iterations=1))
+    assert reproduce.execute("enhanced", settings, str(tmp_path / "run"))
+    config, state, entry = reproduce.train.load(str(tmp_path / "run"))
+    return state["meta"], entry, config
 
-def test_the_steps_figure_puts_each_run_in_its_row_and_a_diverged_mean_off_the_top(tmp_path):
-    """One curve per run and tested K: in the top row the runs trained as in the papers, below the five-step and
-    "-finn" runs; a mean that is not finite (None) or huge is drawn at 1e3, off the top of the axes."""
-    import copy
 
-    from tinymeta.lab import figures
-    runs = copy.deepcopy(report.load(ROOT / "results"))
-    records = runs[0]["evaluations"][str(runs[0]["shots"])]
-    records[3]["mse_query"], records[4]["mse_query"] = None, 1e6
-    fig = figures.steps(runs, tmp_path / "steps.png")
-    for col, k in enumerate(protocol.SHOTS):
-        for row in (0, 1):
-            drawn = [r for r in runs if str(k) in r["evaluations"] and row == ("-5step" in r["name"] or "-finn" in r["name"])]
-            lines = fig.axes[row * len(protocol.SHOTS) + col].get_lines()
-            assert [line.get_label() for line in lines] == [r["name"] for r in drawn]
-            for line, r in zip(lines, drawn):
-                expected = [1e3 if x["mse_query"] is None else min(x["mse_query"], 1e3) for x in r["evaluations"][str(k)]]
-                assert list(line.get_ydata()) == expected and line.get_linestyle() == ("-" if r["shots"] == k else "--")
-    assert (tmp_path / "steps.png").read_bytes().startswith(b"\x89PNG")
+def test_a_stable_score_is_nan_if_a_validation_task_diverges_after_any_step(tmp_path):
+    meta, entry, config = tiny_enhanced(tmp_path, 0.03)
+    assert np.isfinite(reproduce.validation_score(meta, entry, config, 5, (1,)))  # no task diverged after 1 step
+    assert np.isnan(reproduce.validation_score(meta, entry, config, 5, (1,), stable=10))
+
+
+def test_gate_trains_candidates_in_full_best_first_and_keeps_the_first_with_no_divergence(tmp_path):
+    spec = dict(protocol.RUNS["enhanced-5step-k5"], stable=10)
+    candidates = [dict(inner_lr=lr, first_order_iterations=0, msl_iterations=1) for lr in (0.001, 0.03, 0.003)]
+    (tmp_path / "select").mkdir()
+    reproduce.write_json(str(tmp_path / "select" / "x.json"), dict(chosen=candidates[1], how="", candidates=[
+        dict(candidate=c, score=s) for c, s in zip(candidates, (2.0, 1.0, None))]))
+    chosen = reproduce.gate("x", spec, str(tmp_path), 2, [8], str(tmp_path / "runs" / "x"))
+    record = json.loads((tmp_path / "select" / "x.json").read_text())
+    assert chosen == record["chosen"] == candidates[0]  # the best score (lr 0.03) diverged in its full run
+    assert [c["index"] for c in record["full_runs"]] == [1, 0] and [c["passed"] for c in record["full_runs"]] == [False, True]
+    assert record["full_runs"][0]["validation"][10]["diverged"] > 0 and "0..10 steps" in record["how"]
+    assert reproduce.train.load(str(tmp_path / "runs" / "x"))[0]["inner_lr"] == 0.001  # the full run kept
+    assert not (tmp_path / "select" / "x" / "full-2").exists()  # a candidate with no score is not trained
+    assert reproduce.gate("x", spec, str(tmp_path), 2, [8], str(tmp_path / "runs" / "x")) == chosen  # again: the record
+    assert json.loads((tmp_path / "select" / "x.json").read_text())["full_runs"] == record["full_runs"]  # nothing redone

@@ -2,7 +2,7 @@
 protocol's seeds with the command it records; every choice of a hyperparameter is the lowest validation score
 among candidates that were all tried, and what the run trained with; a committed cell is what `evaluate`
 computes again; the task streams share no task; the reproduction time results/README.md states is the sum of
-the runs' own times."""
+the runs' own times; the conclusions results/README.md draws hold in the committed numbers."""
 import json
 import re
 from pathlib import Path
@@ -77,3 +77,64 @@ def test_the_stated_reproduction_time_is_the_sum_of_the_runs_own_times():
     text = " ".join((RESULTS / "README.md").read_text().split())
     assert f"the {len(committed_runs())} runs take {hours:.1f} hours" in text
     assert f"about {hours / 2:.1f} hours of wall time" in text
+    assert "The runs are independent" in text and "`make -jN reproduce` divides the total by about N" in text
+    assert text.count(" hours") == 2  # stated once (and halved for two cores)
+
+
+def test_the_conclusions_of_the_results_page_hold():
+    """Each claim of the sentences that open results/README.md (and of its appendix on many steps), checked on
+    the committed records: a rerun that changes a conclusion fails here until the page says what it shows."""
+    text = " ".join((RESULTS / "README.md").read_text().split())
+    runs, table = committed_runs(), json.loads((RESULTS / "sinusoid.json").read_text())
+    diverges = {(name, int(k)): any(e["diverged"] for e in records)
+                for name, r in runs.items() for k, records in r["evaluations"].items()}
+    # published cells met or missed by at most 0.022
+    ours = {(r["run"], r["shots"], r["steps"]): r["mse_query"] for r in table["rows"]}
+    short = [ours[run, k, s] - mean for run, k, s, mean, ci, source, held in protocol.PUBLISHED if held]
+    assert f"come within {round(max(short), 3)} of them" in text
+    # trained with one step and asked for more: exact MAML and learned rates diverge, four others never do
+    assert "exact MAML and the three methods that learn their rates (Meta-SGD, LSLR, Enhanced) diverge" in text
+    assert all(diverges[f"{a}-k{k}", k] for a in ("maml", "metasgd", "lslr", "enhanced") for k in protocol.SHOTS)
+    assert not any(diverges[f"{a}-k{k}", k] for a in ("fomaml", "reptile", "imaml", "cavia") for k in protocol.SHOTS)
+    # trained with five steps: MAML, LSLR and Meta-Curvature never diverge; the lowest errors after five steps
+    # are runs trained with five, Enhanced's at both K
+    assert not any(diverges[f"{a}-5step-k{k}", k] for a in ("maml", "lslr", "metacurvature") for k in protocol.SHOTS)
+    for k in protocol.SHOTS:
+        five = {r["run"]: r["mse_query"] for r in table["rows"] if r["shots"] == k and r["steps"] == 5 and not r["diverged"]}
+        assert min(five, key=five.get) == f"enhanced-5step-k{k}"
+    # task by task beside the MAML runs that never diverge: CAVIA better after 1 and 5 steps at both K, iMAML at
+    # K = 5 after every step count; at K = 10 iMAML better than maml-5step after one step only, worse after five
+    pairs = {(p["run"], p["against"]): dict(zip(protocol.REPORT_STEPS, p["cells"])) for p in table["paired"]}
+    better = lambda c: c["mean"] + c["ci"] < 0 and not c["left_out"]  # noqa: E731
+    worse = lambda c: c["mean"] - c["ci"] > 0 and not c["left_out"]  # noqa: E731
+    for k in protocol.SHOTS:
+        for against in (f"maml-5step-k{k}", "maml-finn-k10"):
+            assert not diverges[against, k]
+            assert better(pairs[f"cavia-k{k}", against][1]) and better(pairs[f"cavia-k{k}", against][5])
+    assert all(better(c) or (c["left_out"] and c["mean"] + c["ci"] < 0)
+               for (run, _), cells in pairs.items() if run == "imaml-k5" for c in cells.values())
+    assert better(pairs["imaml-k10", "maml-5step-k10"][1]) and not better(pairs["imaml-k10", "maml-finn-k10"][1])
+    assert worse(pairs["imaml-k10", "maml-5step-k10"][5]) and worse(pairs["imaml-k10", "maml-finn-k10"][5])
+    # ANIL: the highest error of the meta-learners after one step, at both K
+    for k in protocol.SHOTS:
+        one = {r["run"]: r["mse_query"] for r in table["rows"]
+               if r["shots"] == r["train_shots"] == k and r["steps"] == 1 and r["algorithm"] != "pretrain"}
+        assert max(one, key=one.get) == f"anil-k{k}"
+
+
+def test_what_a_reader_meets_first_holds_no_huge_number_and_no_nan():
+    """results/README.md and the README's results: no nan anywhere, no error written with an exponent, and in
+    every table cell no number above 1e3 but a count of diverged tasks ("diverged 3/1000")."""
+    page = (RESULTS / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    glance = readme[readme.index("## Results at a glance"):]
+    glance = glance[:glance.index("\n## ", 3)]
+    for name, text in (("results/README.md", page), ("README.md", glance)):
+        assert not re.search(r"\bnan\b", text, re.I), name
+        cells = [c for line in text.splitlines() if line.startswith("|") for c in line.strip("|").split("|")[1:]]
+        assert len(cells) > 20, name
+        for c in cells:
+            c = re.sub(r"diverged (on )?\d+( of |/)[\d,]+|(et al\.|Oliva) \d{4}", "", c)  # counts, sources' years
+            assert not re.search(r"\d[eE][+-]?\d", c), (name, c)
+            assert all(float(x) <= 1e3 for x in re.findall(r"\d+\.?\d*", c.replace(",", ""))), (name, c)
+    assert not re.search(r"\d[eE][+-]?\d", page[:page.index("## Appendix")])

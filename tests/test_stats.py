@@ -7,7 +7,11 @@ from tinymeta.lab import evaluate, report, stats
 
 
 def interval(d):
-    return f"{stats.number(d.mean())} ± {stats.number(1.96 * d.std(ddof=1) / np.sqrt(len(d)))}"
+    return stats.mean_ci(d.mean(), 1.96 * d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def cell(mine, theirs, mine_before, theirs_before):
+    return stats.paired_text(stats.paired_summary(mine, theirs, mine_before, theirs_before))
 
 
 def test_a_paired_difference_leaves_out_the_tasks_that_diverged_in_either_run():
@@ -16,10 +20,10 @@ def test_a_paired_difference_leaves_out_the_tasks_that_diverged_in_either_run():
     mine, mine_before = np.array([0.5, 0.3, np.inf, 0.2, 0.6]), np.array([0.004, 4, 4, 4, 4])
     theirs, theirs_before = np.array([0.25, 0.1, 0.3, 401.0, 0.35]), np.full(5, 4.0)
     expected = interval(np.array([0.2, 0.25]))
-    assert stats.paired_cell(mine, theirs, mine_before, theirs_before) == expected + " (3 diverged tasks left out)"
+    assert cell(mine, theirs, mine_before, theirs_before) == expected + " (3 diverged tasks left out)"
     kept = [1, 4]
-    assert stats.paired_cell(mine[kept], theirs[kept], mine_before[kept], theirs_before[kept]) == expected
-    assert stats.paired_cell(mine[:3], theirs[:3], mine_before[:3], theirs_before[:3]).startswith("n/a (2 diverged")
+    assert cell(mine[kept], theirs[kept], mine_before[kept], theirs_before[kept]) == expected
+    assert cell(mine[:3], theirs[:3], mine_before[:3], theirs_before[:3]).startswith("n/a (2 diverged")
 
 
 def test_each_run_is_judged_against_its_own_error_before_adapting():
@@ -28,18 +32,33 @@ def test_each_run_is_judged_against_its_own_error_before_adapting():
     mine = [np.array([0.001, 1.0, 1.0, 1.0]), np.array([0.05, 150.0, 0.3, 0.2]), np.array([0.04, np.nan, 0.2, 0.1])]
     theirs = [np.array([1.0, 10.0, 1.0, 1.0]), np.array([50.0, 0.5, 0.1, 0.4]), np.array([40.0, 0.5, 0.1, 0.3])]
     kept = [0, 2, 3]
-    assert stats.paired_row(mine, theirs) == [interval(mine[s][kept] - theirs[s][kept]) + " (1 diverged tasks left out)"
-                                              for s in (1, 2)]
+    assert [stats.paired_text(c) for c in stats.paired_row(mine, theirs)] == [
+        interval(mine[s][kept] - theirs[s][kept]) + " (1 diverged tasks left out)" for s in (1, 2)]
     d, left_out = stats.paired(mine[1], theirs[1], mine[0], theirs[0])
     assert np.array_equal(d, mine[1][kept] - theirs[1][kept]) and left_out == 1
 
 
 @pytest.mark.parametrize("value, text", [
-    (None, "nan"), (float("nan"), "nan"), (0.0, "0"), (0.0042, "0.0042"), (-0.0042, "-0.0042"), (0.01, "0.010"),
-    (-0.154, "-0.154"), (0.1544, "0.154"), (999.4, "999.400"), (1000.0, "1.0e+03"), (-2500.0, "-2.5e+03"),
-    (1.4e5, "1.4e+05")])
-def test_a_table_number_has_three_decimals_two_digits_when_small_and_an_exponent_when_huge(value, text):
-    assert stats.number(value) == text
+    (None, "nan"), (float("nan"), "nan"), (float("inf"), "nan"), (0.0, "0"), (0.0042, "0.0042"), (-0.0042, "-0.0042"),
+    (0.01, "0.010"), (0.00996, "0.010"), (0.0996, "0.10"), (-0.154, "-0.15"), (0.1554, "0.16"), (2.44, "2.4"),
+    (32.048, "32"), (999.4, "1000"), (9994.0, "10000"), (1e4, "1.0e+04"), (-2500.0, "-2500"), (1.4e5, "1.4e+05")])
+def test_a_number_alone_has_two_significant_digits(value, text):
+    assert stats.sig(value) == text
+
+
+@pytest.mark.parametrize("mean, ci, text", [
+    (0.614, 0.054, "0.614 ± 0.054"), (0.036, 0.0097, "0.0360 ± 0.0097"), (0.0025, 0.003, "0.0025 ± 0.0030"),
+    (2.809, 0.212, "2.81 ± 0.21"), (0.5, 0.0996, "0.50 ± 0.10"), (0.5, 0.00996, "0.500 ± 0.010"),
+    (-0.459, 0.043, "-0.459 ± 0.043"), (14.894, 25.776, "15 ± 26"), (0.3, None, "0.30"), (0.3, 0.0, "0.30"),
+    (None, None, "nan")])
+def test_a_mean_has_the_decimals_of_its_interval_rounded_to_two_digits(mean, ci, text):
+    assert stats.mean_ci(mean, ci) == text
+
+
+def test_a_cell_where_tasks_diverged_gives_the_count_and_the_median():
+    assert stats.diverged_cell(3, 1000, 0.1642) == "diverged 3/1000, median 0.16"
+    assert stats.diverged_cell(250, 1000, 32.048) == "diverged 250/1000, median 32"
+    assert stats.diverged_cell(3, 1000) == "diverged 3/1000"
 
 
 @pytest.mark.parametrize("value, text", [

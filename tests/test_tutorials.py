@@ -59,6 +59,14 @@ def test_tutorial_runs_and_shows_its_outputs(path, tmp_path):
     assert not found, report(found)
 
 
+def test_every_tutorial_is_at_most_320_lines():
+    """Each tutorial teaches one idea: at most 320 lines as a reader sees it, its outputs included."""
+    lengths = {path.name: len(path.read_text().splitlines()) for path in TUTORIALS}
+    assert len(lengths) >= 11
+    long = {name: n for name, n in lengths.items() if n > 320}
+    assert not long, f"tutorials longer than 320 lines: {long}; teach the idea more tightly, or split the tutorial"
+
+
 def test_every_figure_and_notebook_belongs_to_a_tutorial():
     """A renamed or shortened tutorial leaves no figure or notebook behind."""
     folder = ROOT / "tutorials"

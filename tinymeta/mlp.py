@@ -86,3 +86,29 @@ def check(params, x, y):
     if len(params) % 2 or np.shape(x)[-1:] != n_in or np.shape(y) != np.shape(x)[:-1] + n_out:
         raise ValueError(f"params of shapes {[np.shape(p) for p in params]} must take x (..., K, n_in) to "
                          f"y (..., K, n_out), got x {np.shape(x)} and y {np.shape(y)}")
+
+
+# ----- classification: softmax cross-entropy and accuracy (tutorials/12-classification.md) -----
+
+def cross_entropy(params, x, y):
+    """Softmax cross-entropy per task, the mean over its K examples: x (..., K, n_in), y (..., K, N) one-hot
+    labels (or any probabilities) -> shape x.shape[:-2]. The network's N outputs are logits z, and
+
+        loss = log sum_j exp(z_j) - sum_j y_j z_j,
+
+    the log-sum-exp taken as m + log sum_j exp(z_j - m) with m = max_j z_j, so that no exp overflows.
+    Differentiated by autograd op by op (m drops out of the gradient). Lists are taken as arrays.
+    """
+    params, x, y = arrays(params), array(x), array(y)
+    check(params, x, y)
+    logits = predict(params, x)  # (..., K, N)
+    top = np.max(logits, axis=-1, keepdims=True)  # (..., K, 1)
+    log_sum_exp = top[..., 0] + np.log(np.sum(np.exp(logits - top), axis=-1))  # (..., K)
+    return np.mean(log_sum_exp - np.sum(y * logits, axis=-1), axis=-1)
+
+
+def accuracy(params, x, y):
+    """Fraction of a task's K examples whose largest output is at their label: x (..., K, n_in), y (..., K, N)
+    one-hot -> shape x.shape[:-2]."""
+    logits = predict(params, x)
+    return np.mean(np.argmax(logits, axis=-1) == np.argmax(y, axis=-1), axis=-1)

@@ -1,8 +1,10 @@
 """Make the figures of the tutorials and the README: `make figures`, or `python tutorials/figures.py [--out DIR] [--only NAME ...]`.
 
 Every figure is computed here from tinymeta, with fixed seeds; the PNGs are committed next to the
-tutorials so that GitHub shows them. Takes a minute or two on one core (the pretraining run of 01, the
-README's MAML loop for 03, the short meta-training runs of 07); `--only 07-short-run.png` makes just that one.
+tutorials so that GitHub shows them, each holding a digest of what it draws (tinymeta/lab/pictures.py):
+tests/test_figures.py fails if a function of FIGURES now draws something else. Takes a minute or two on one
+core (the pretraining run of 01, the README's MAML loop for 03, the short meta-training runs of 07);
+`--only 07-short-run.png` makes just that one.
 """
 import argparse
 import re
@@ -18,15 +20,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 from tinymeta import enhanced, maml, mlp, reptile, sinusoid  # noqa: E402
-from tinymeta.lab import optim, registry, train  # noqa: E402
+from tinymeta.lab import optim, pictures, registry, train  # noqa: E402
 
 GRID = np.linspace(-5, 5, 401)[:, None]  # (401, 1)
 ROOT = Path(__file__).parent.parent
 
 
-def tasks_figure(path):
-    """01: four tasks, their support points (filled) and query points (open)."""
-    tasks = sinusoid.sample_tasks(np.random.default_rng(0), 4, 10, 15)
+def tasks_figure():
+    """01: four tasks, their support points (filled) and query points (open); of 100 tasks drawn, those with
+    the amplitude nearest 1, 2.3, 3.6 and 4.9, so that the figure shows the family's range."""
+    drawn = sinusoid.sample_tasks(np.random.default_rng(0), 100, 10, 15)
+    chosen = [int(np.argmin(np.abs(drawn.amplitude - a))) for a in (1.0, 2.3, 3.6, 4.9)]
+    tasks = sinusoid.Tasks(*(a[chosen] for a in drawn))
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for t, color in enumerate(["C0", "C1", "C2", "C3"]):
         curve = tasks.amplitude[t] * np.sin(GRID - tasks.phase[t])
@@ -37,8 +42,7 @@ def tasks_figure(path):
     ax.set(xlabel="x", ylabel="y", title="Four tasks: 10 support points (filled), 15 query points (open)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), title="task", title_fontsize=7)  # beside: no curve under it
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def pretrain(rng, steps, lr=0.01, n_tasks=10, k=10):
@@ -58,7 +62,7 @@ def pretrain(rng, steps, lr=0.01, n_tasks=10, k=10):
     return params
 
 
-def pretrain_figure(path, steps=6000):
+def pretrain_figure(steps=6000):
     """01: the jointly trained network next to E[y|x] = -(2 E[A] / pi) cos x."""
     params = pretrain(np.random.default_rng(3), steps)
     peak = 2 * np.mean(sinusoid.AMPLITUDE) / np.pi
@@ -74,11 +78,10 @@ def pretrain_figure(path, steps=6000):
     ax.set(xlabel="x", ylabel="y", title="One network for all tasks learns the average task")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)  # below the axes: no curve under it
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def central_differences_figure(path):
+def central_differences_figure():
     """02: relative error of the central difference against h, float64 and float32."""
     rng = np.random.default_rng(0)
     params = mlp.init(rng, (1, 40, 40, 1))
@@ -103,11 +106,10 @@ def central_differences_figure(path):
            title="Central differences: O(h²) until rounding takes over")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def first_order_gap_figure(path):
+def first_order_gap_figure():
     """03: cosine similarity of first-order and exact MAML meta-gradients against the inner rate."""
     params = mlp.init(np.random.default_rng(0), (1, 40, 40, 1))
     batch = sinusoid.sample_tasks(np.random.default_rng(1), 25, 10, 10)
@@ -130,8 +132,7 @@ def first_order_gap_figure(path):
     axes[0].legend(fontsize=8)
     fig.suptitle("MAML meta-gradients at initialisation, 25 sinusoid tasks, K = 10", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 def readme_loop():
@@ -142,7 +143,7 @@ def readme_loop():
     return namespace
 
 
-def maml_before_after_figure(path):
+def maml_before_after_figure():
     """03 and the README: the network the README's loop meta-trains (tutorial 03 trains the same), on three of
     the README's held-out tasks (those with amplitude nearest 1, 2.5 and 4), before and after 1 and 10 steps."""
     loop = readme_loop()
@@ -169,11 +170,10 @@ def maml_before_after_figure(path):
     fig.suptitle("MAML's meta-learned initialisation on three new tasks (the README's loop, 2,000 iterations)",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def taylor_figure(path):
+def taylor_figure():
     """04: error of the Taylor expansions of Reptile (two steps) and MAML (one step) against alpha."""
     params = mlp.init(np.random.default_rng(0), (1, 40, 40, 1))
     task = sinusoid.sample_tasks(np.random.default_rng(1), 1, 10, 10)
@@ -205,11 +205,10 @@ def taylor_figure(path):
            title="Taylor expansions of tutorial 04, measured")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterations=500, iterations=1500):
+def maml_plus_plus_figure(steps=5, msl_iterations=1000, first_order_iterations=500, iterations=1500):
     """06: the three MAML++ schedules of train.py over one run, as train.run applies them."""
     its = np.arange(1, iterations + 1)
     config = train.make_config("enhanced", inner_steps=steps, msl_iterations=msl_iterations,
@@ -238,8 +237,18 @@ def maml_plus_plus_figure(path, steps=5, msl_iterations=1000, first_order_iterat
     fig.suptitle(f"MAML++ schedules for a {iterations}-iteration run: --msl-iterations {msl_iterations}, "
                  f"--first-order-iterations {first_order_iterations}, --cosine", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def baseline_errors():
+    """The expected query MSE over the task family of predicting 0, E[A^2] / 2, and of the best single curve,
+    E[y | x] = -(2 E[A] / pi) cos x, whatever the task (tutorial 01 derives both: 4.25 and 3.01)."""
+    low, high = sinusoid.AMPLITUDE
+    mean_square_amplitude = (high**3 - low**3) / (3 * (high - low))
+    peak = 2 * np.mean(sinusoid.AMPLITUDE) / np.pi
+    x_low, x_high = sinusoid.X_RANGE
+    mean_cos_squared = 0.5 + (np.sin(2 * x_high) - np.sin(2 * x_low)) / (4 * (x_high - x_low))
+    return mean_square_amplitude / 2, mean_square_amplitude / 2 - peak**2 * mean_cos_squared
 
 
 def short_run(name, iterations, every, meta_batch=10, test_tasks=200):
@@ -266,7 +275,7 @@ def short_run(name, iterations, every, meta_batch=10, test_tasks=200):
     return np.array(marks), np.array(errors), rates, meta
 
 
-def short_run_figure(path, iterations=300, every=10):
+def short_run_figure(iterations=300, every=10):
     """07: query MSE after one step on 200 new tasks during short runs; Enhanced's learned rates."""
     runs = {name: short_run(name, iterations, every) for name in ("maml", "metacurvature", "enhanced")}
     marks = runs["maml"][0]
@@ -275,12 +284,18 @@ def short_run_figure(path, iterations=300, every=10):
     assert all(at[name][iterations] < at["maml"][iterations] for name in ("metacurvature", "enhanced")), \
         "tutorial 07: both learned preconditioners end the short run below MAML"
     assert all(at[name][iterations] < 0.1 * at[name][0] for name in runs), "tutorial 07: all fall tenfold"
+    zero, best_single = baseline_errors()
+    assert all(at[name][0] > 10 * zero for name in runs), "tutorial 07: they start far above predicting 0"
+    assert all(at[name][iterations] > best_single for name in runs), "tutorial 07: none beats the best single curve"
+    assert min(at["maml"][iterations], at["metacurvature"][iterations]) > zero, "tutorial 07: two above predicting 0"
     final = runs["enhanced"][3]
     for i in (3, 5):  # b2, b3: negative learned rates while their bias vectors m stay positive
         assert final["lr"][0, i] < 0 and np.all(final["curvature"][i] > 0), "tutorial 07: steps up the gradient"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for (name, (marks, errors, _, _)), color in zip(runs.items(), ("C0", "C1", "C2")):
         axes[0].semilogy(marks, errors, "o-", ms=2.5, color=color, label=name)
+    for error, style, what in ((zero, "--", "predicting 0"), (best_single, ":", "the best single curve")):
+        axes[0].axhline(error, color="k", ls=style, lw=1, label=f"{what}: {error:.2f}")
     axes[0].axvline(40, color="0.8", lw=0.8, label="40: the tutorial's own run")
     axes[0].set(xlabel="meta-iteration (10 tasks each)", ylabel="query MSE after one inner step",
                 title="200 new tasks, K = 10")
@@ -296,8 +311,7 @@ def short_run_figure(path, iterations=300, every=10):
     fig.suptitle(f"A short run only ({iterations} iterations, meta-batch 10, 1 inner step): the start of training, "
                  "not its end", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
 FIGURES = {
@@ -323,7 +337,7 @@ def main(argv=None):
     for name, make in FIGURES.items():
         if args.only and name not in args.only:
             continue
-        make(args.out / name)
+        pictures.save(make(), args.out / name, dpi=110)
         print(args.out / name)
 
 

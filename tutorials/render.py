@@ -15,12 +15,10 @@ every tutorial once this way and fails when a file is stale (`stale` says what t
 import argparse
 import base64
 import difflib
-import hashlib
 import io
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 import tempfile
@@ -28,6 +26,8 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+
+from tinymeta.lab.pictures import drawn, png_text  # the digest of what a figure draws, and reading it back
 
 HERE = Path(__file__).resolve().parent
 BLOCK = re.compile(r"^```python\n(.*?)^```[ \t]*\n", re.S | re.M)
@@ -95,48 +95,12 @@ def titles(figure):
     return "; ".join(t for t in found + [ax.get_title() for ax in figure.axes] if t)
 
 
-def drawn(figure):
-    """A digest of what a figure draws, in data coordinates, numbers to 6 significant digits: its size, texts,
-    titles, labels, legends, scales and limits, lines, points, patches and images (not their colours or
-    styles). The same with any matplotlib version, unlike the pixels."""
-    parts = [repr(figure), [t.get_text() for t in figure.texts]]
-    parts += [[t.get_text() for legend in figure.legends for t in legend.get_texts()]]
-    for ax in figure.axes:
-        legend = ax.get_legend()
-        parts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), ax.get_xscale(), ax.get_yscale()]
-        parts += [ax.get_xlim(), ax.get_ylim(), [t.get_text() for t in legend.get_texts()] if legend else None]
-        parts += [(t.get_text(), t.get_position()) for t in ax.texts]
-        parts += [line.get_xydata() for line in ax.lines] + [image.get_array() for image in ax.images]
-        parts += [(c.get_offsets(), [path.vertices for path in c.get_paths()]) for c in ax.collections]
-        parts += [p.get_patch_transform().transform(p.get_path().vertices) for p in ax.patches]
-
-    def text(part):
-        if isinstance(part, (list, tuple)):
-            return "(" + ",".join(map(text, part)) + ")"
-        if isinstance(part, str) or part is None:
-            return repr(part)
-        return " ".join(f"{x:.6g}" for x in np.ravel(np.ma.filled(np.ma.asarray(part, float), np.nan)))
-    return hashlib.sha256("\n".join(map(text, parts)).encode()).hexdigest()[:16]
-
-
 def picture(figure):
     """A figure as the writer shows it: {"png": bytes, with the digest of what it draws stored in the PNG,
     "drawn": that digest, "title": its titles, "repr": its size and number of axes, as Jupyter shows them}."""
     png, digest = io.BytesIO(), drawn(figure)
     figure.savefig(png, format="png", bbox_inches="tight", metadata={"Description": "drawn " + digest})
     return {"png": png.getvalue(), "drawn": digest, "title": titles(figure), "repr": repr(figure)}
-
-
-def png_text(png):
-    """The text chunks (tEXt) of a PNG file, as a dict: the writer puts the figure's digest there."""
-    found, at = {}, 8  # after the signature, chunks: length (4 bytes), type (4), data, checksum (4)
-    while at + 8 <= len(png):
-        size, kind = struct.unpack(">I4s", png[at:at + 8])
-        if kind == b"tEXt":
-            key, _, value = png[at + 8:at + 8 + size].partition(b"\0")
-            found[key.decode("latin-1")] = value.decode("latin-1")
-        at += 12 + size
-    return found
 
 
 def tutorials():

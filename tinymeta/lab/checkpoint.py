@@ -9,7 +9,8 @@ alone (save_meta, load_meta: what results/ commits of a run). Nothing is pickled
 cannot run code.
 
 Loading refuses a config.json that names another run than the checkpoint's record: another algorithm,
-network, seed, shots or meta-batch (IDENTITY). Other settings, such as the inner learning rate that
+network, seed, shots or meta-batch, task family, ways, queries or turns (IDENTITY; a setting neither has,
+such as ways of a sinusoid run, agrees). Other settings, such as the inner learning rate that
 `evaluate` adapts with, may be changed in config.json on purpose. Checkpoints written before the record
 was added (same FORMAT, no "run") are checked against config.json by their shapes only (train.load).
 """
@@ -21,7 +22,7 @@ import tempfile
 import numpy as np
 
 FORMAT = "tinymeta checkpoint v1"
-IDENTITY = ("algorithm", "hidden", "seed", "shots", "meta_batch")
+IDENTITY = ("algorithm", "hidden", "seed", "shots", "meta_batch", "problem", "ways", "queries", "rotate")
 
 
 class CheckpointError(ValueError):

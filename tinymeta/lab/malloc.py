@@ -2,7 +2,7 @@
 
 A meta-iteration creates and frees a few megabytes of arrays. By default glibc's malloc hands freed memory
 back to the operating system and asks for it again on the next iteration, and the kernel zeroes every page
-anew (tutorials/08-fast-gradients.md says what that costs). Importing tinymeta changes nothing: each of those
+anew (results/README.md measures what that costs). Importing tinymeta changes nothing: each of those
 commands calls keep_freed_memory() before its loop. It changes where arrays live, never a number in them.
 """
 import ctypes

@@ -1,14 +1,17 @@
 """One figure of a run, in the style of Finn et al. 2017, Fig. 2: for a few test tasks, the true
 sine, the K support points and the network's prediction before adaptation and after 1 and 10
 steps; below, the meta-training curve (if the run's history is at hand: a checkpoint has it, the
-meta.npz files of results/ do not); below that, whatever else was meta-learned:
+meta.npz files of results/ do not); below that, whatever else was meta-learned, one panel per parameter
+array, each on its own scale (a weight's rates are often a hundred times smaller than a bias's):
 
-- per-array, per-step learning rates (LSLR, Enhanced) as grouped bars, one group per array;
-- per-weight learning rates (Meta-SGD) as one box plot per array, since there is one rate per weight;
+- per-array, per-step learning rates (LSLR, Enhanced) as bars, one per inner step;
+- per-weight learning rates (Meta-SGD) as a box plot over the rates themselves, one rate per weight;
 - curvature (Meta-Curvature, Enhanced) as heat maps of M_in - I and M_out - I per weight and bars of
-  m - 1 per bias: what was learned on top of the identity that makes the update MAML's.
+  m - 1 per bias: what was learned on top of the identity that makes the update MAML's; a 1×1 matrix
+  or a lone bias is written as its number.
 
-Drawn with matplotlib's Agg backend (no window), saved as one PNG.
+Drawn with matplotlib's Agg backend (no window), saved as one PNG that holds a digest of what it draws
+(pictures.save).
 """
 import matplotlib
 
@@ -19,6 +22,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
 from tinymeta import mlp, sinusoid  # noqa: E402
+from tinymeta.lab import pictures  # noqa: E402
 
 STEPS = (0, 1, 10)
 FILE_TYPES = set(FigureCanvasBase.get_supported_filetypes())  # "png", "pdf", "svg", ...: what savefig writes
@@ -26,11 +30,17 @@ DIVERGING = "RdBu_r"  # blue below 0, white at 0, red above
 
 
 def figure(meta, algorithm, config, history, rng, path, shots=None, n_tasks=3):
-    """Draw the run and save it to `path` (PNG); returns the (closed) matplotlib Figure.
+    """Draw the run (see `draw`) and save it to `path` (a PNG, or another type savefig knows); returns the
+    (closed) matplotlib Figure."""
+    fig = draw(meta, algorithm, config, history, rng, shots, n_tasks)
+    pictures.save(fig, path, dpi=100)
+    return fig
 
-    rng draws the test tasks; history is the per-iteration meta-loss, or None for no training curve.
-    Sections for learned rates and curvature are added when meta has "lr" or "curvature" (see `meta_sections`).
-    """
+
+def draw(meta, algorithm, config, history, rng, shots=None, n_tasks=3):
+    """The run's figure, not saved: rng draws the test tasks; history is the per-iteration meta-loss, or None
+    for no training curve. Sections for learned rates and curvature are added when meta has "lr" or
+    "curvature" (see `meta_sections`)."""
     sections = meta_sections(meta)
     heights = [7.5 if history is not None else 4.5] + [HEIGHTS[s] for s in sections]
     fig = plt.figure(figsize=(4 * n_tasks, sum(heights)), layout="constrained")
@@ -38,8 +48,6 @@ def figure(meta, algorithm, config, history, rng, path, shots=None, n_tasks=3):
     draw_fits(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
     for subfig, section in zip(subfigs[1:], sections):
         DRAW[section](subfig, meta, config)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
     return fig
 
 
@@ -84,13 +92,13 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
                             height_ratios=(3, 2) if history is not None else None)
     for t in range(n_tasks):
         ax = fig.add_subplot(grid[0, t])
-        ax.plot(x[t, :, 0], sinusoid.sine(tasks.amplitude[t:t + 1], tasks.phase[t:t + 1], x[t:t + 1])[0, :, 0],
-                color="black", lw=2, label="true function")
-        for s, style in zip(STEPS, (":", "--", "-")):
-            ax.plot(x[t, :, 0], predictions[s][t, :, 0], style, lw=1.5,
+        for s, style, color in zip(STEPS, (":", "--", "-"), ("tab:gray", "tab:blue", "tab:orange")):
+            ax.plot(x[t, :, 0], predictions[s][t, :, 0], style, color=color, lw=2,
                     label="before adaptation" if s == 0 else f"after {plural(s, 'step')}")
-        ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="purple", ms=7,
-                label=f"{shots} support points")
+        ax.plot(x[t, :, 0], sinusoid.sine(tasks.amplitude[t:t + 1], tasks.phase[t:t + 1], x[t:t + 1])[0, :, 0],
+                color="black", lw=1, label="true function", zorder=3)  # on top of the predictions
+        ax.plot(tasks.x_support[t, :, 0], tasks.y_support[t, :, 0], "^", color="tab:purple", ms=7,
+                label=f"{shots} support points", zorder=4)
         ax.set_title(f"test task {t + 1}: A={tasks.amplitude[t]:.2f}, phase={tasks.phase[t]:.2f}")
         ax.set_xlabel("x")
         ax.set_ylim(-5.5, 5.5)
@@ -112,9 +120,11 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
         ax.set_yscale("log")
         top = 10 * np.quantile(history, 0.995)  # a few exploding batches would squash the curve into a line
         if np.any(history > top) and np.all(history > 0):
+            above = int(np.sum(history > top))
             ax.set_ylim(0.5 * np.min(history), top)
-            ax.text(0.01, 0.97, f"{np.sum(history > top)} iterations above the top of the axis (up to "
-                    f"{np.max(history):.1e})", transform=ax.transAxes, va="top", fontsize=8)
+            ax.text(0.01, 0.97, f"off the top: {plural(above, 'iteration')} whose meta-batch blew up in adaptation "
+                    f"(meta-loss up to {np.max(history):.0e}); training went on", transform=ax.transAxes, va="top",
+                    fontsize=8)
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("meta-training iteration")
     ax.set_ylabel("meta-loss")
@@ -124,39 +134,49 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
 
 
 def draw_step_rates(fig, meta, config):
-    """LSLR / Enhanced: lr (steps, arrays) as bars grouped by array, one bar per inner step."""
+    """LSLR / Enhanced: lr (steps, arrays), one panel per array with a bar per inner step, each panel on its
+    own scale."""
     lr = np.asarray(meta["lr"])  # (S, n)
     steps, n = lr.shape
-    ax = fig.subplots()
-    width = 0.8 / steps
-    for s in range(steps):
-        bars = ax.bar(np.arange(n) + (s - (steps - 1) / 2) * width, lr[s], width, label=f"inner step {s + 1}")
-        if steps * n <= 12:  # room for the numbers
-            ax.bar_label(bars, fmt="%.3g", fontsize=7, padding=2)
-    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
-    ax.axhline(0, color="black", lw=0.5)
-    ax.margins(y=0.15)  # room above and below the bars for their numbers
-    ax.set_xticks(np.arange(n), names(meta["params"]))
-    ax.set_ylabel("learned inner learning rate")
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"learned learning rate per parameter array and inner step ({config['algorithm']})")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    for i, (ax, name) in enumerate(zip(axes, names(meta["params"]))):
+        bars = ax.bar(np.arange(1, steps + 1), lr[:, i], color="tab:blue")
+        if steps == 1:  # room for the number
+            ax.bar_label(bars, fmt="%.3g", fontsize=8, padding=2)
+            ax.margins(y=0.15)
+        rate_lines(ax, config)
+        ax.set_title(name)
+        ax.set_xticks(np.arange(1, steps + 1))
+        ax.set_xlabel("inner step")
+    axes[0].set_ylabel("learned inner rate")
+    fig.suptitle(f"learned learning rate per parameter array and inner step ({config['algorithm']}), each panel on "
+                 f"its own scale; dashed: the initial rate {config['inner_lr']}")
 
 
 def draw_weight_rates(fig, meta, config):
-    """Meta-SGD: one rate per weight, so a box plot of the rates of each array (box: quartiles,
-    whiskers: 1.5 IQR) over the rates themselves as dots, spread sideways so that they can be seen."""
-    ax = fig.subplots()
-    rates = [np.ravel(r) for r in meta["lr"]]
+    """Meta-SGD: one rate per weight, so per array (a panel, on its own scale) a box plot of its rates (box:
+    quartiles, whiskers: 1.5 IQR) over the rates themselves as dots, spread sideways so that they can be seen."""
+    axes = fig.subplots(1, len(meta["lr"]), squeeze=False)[0]
     spread = np.random.default_rng(0)  # only moves the dots sideways: the picture is the same every time
-    for i, r in enumerate(rates):
-        ax.plot(i + 1 + spread.uniform(-0.2, 0.2, len(r)), r, ".", color="tab:blue", ms=3, alpha=0.4)
-    ax.boxplot(rates, widths=0.6, showfliers=False, medianprops=dict(color="tab:orange", lw=2))
-    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1, label=f"initial rate {config['inner_lr']}")
-    ax.set_xticks(np.arange(1, len(rates) + 1),
-                  [f"{name}\n({shape_text(np.shape(r))})" for name, r in zip(names(meta["params"]), meta["lr"])])
-    ax.set_ylabel("learned inner learning rate")
-    ax.legend(fontsize=8, loc="best")
-    ax.set_title(f"learned per-weight learning rates of each array ({config['algorithm']})")
+    for ax, name, rates in zip(axes, names(meta["params"]), meta["lr"]):
+        r = np.ravel(rates)
+        ax.set_title(f"{name} ({shape_text(np.shape(rates))})")
+        if r.size == 1:  # a lone rate: its number
+            number_box(ax, r[0])
+            continue
+        ax.plot(1 + spread.uniform(-0.2, 0.2, len(r)), r, ".", color="tab:blue", ms=3, alpha=0.4)
+        ax.boxplot([r], widths=0.6, showfliers=False, medianprops=dict(color="tab:orange", lw=2))
+        rate_lines(ax, config)
+        ax.set_xticks([1], [f"{plural(r.size, 'rate')}"])
+    axes[0].set_ylabel("learned inner rate")
+    fig.suptitle(f"learned per-weight learning rates of each array ({config['algorithm']}), each panel on its own "
+                 f"scale; dashed: the initial rate {config['inner_lr']}")
+
+
+def rate_lines(ax, config):
+    """The initial rate (dashed) and zero, for the panels of learned rates."""
+    ax.axhline(config["inner_lr"], color="black", ls="--", lw=1)
+    ax.axhline(0, color="black", lw=0.5)
 
 
 def draw_curvature(fig, meta, config):
@@ -171,38 +191,43 @@ def draw_curvature(fig, meta, config):
                          f"{name}: M_{which} − I ({shape_text(np.shape(m))})", f"{which}put unit")
             continue
         m, ax = np.ravel(c) - 1, axes[2, i // 2]
+        ax.set_title(f"{name}: m − 1 ({shape_text(np.shape(c))})", fontsize=9)
+        if len(m) == 1:  # a lone bias: its number
+            number_box(ax, m[0])
+            continue
         ax.bar(np.arange(len(m)), m, color=np.where(m >= 0, "tab:red", "tab:blue"))
         ax.axhline(0, color="black", lw=0.5)
-        ax.set_title(f"{name}: m − 1 ({shape_text(np.shape(c))})" + (f" = {m[0]:+.3g}" if len(m) == 1 else ""),
-                     fontsize=9)
         ax.set_xlabel("output unit")
-        if len(m) == 1:
-            ax.set_xlim(-1, 1)  # a lone bias gets a bar of ordinary width
-            ax.set_xticks([0])
-        else:
-            ax.set_xlim(-0.6, len(m) - 0.4)
-            ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        ax.set_xlim(-0.6, len(m) - 0.4)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     for ax in axes.ravel():
-        if not ax.has_data():
+        if not ax.has_data() and not ax.texts:
             ax.set_axis_off()
     fig.suptitle(f"learned curvature minus its initial identity ({config['algorithm']}): "
                  "update W ← W − α M_in G M_out, b ← b − α m ⊙ g")
 
 
 def heat_map(fig, ax, d, title, unit):
-    """d as an image, a diverging colour scale symmetric about 0, with a colour bar; 1×1: its value."""
-    v = np.max(np.abs(d)) or 1.0  # all zeros (nothing learned yet): white, scale ±1
-    image = ax.imshow(d, cmap=DIVERGING, vmin=-v, vmax=v, interpolation="nearest")
+    """d as an image, a diverging colour scale symmetric about 0, with a colour bar; 1×1: its number (on a scale
+    of its own, a lone cell would always be the darkest colour)."""
     ax.set_title(title, fontsize=9)
     if d.size == 1:
-        ax.text(0, 0, f"{d[0, 0]:+.3g}", ha="center", va="center", color="white" if d[0, 0] else "black", fontsize=14)
-        ax.set_axis_off()
+        number_box(ax, d[0, 0])
         return
+    v = np.max(np.abs(d)) or 1.0  # all zeros (nothing learned yet): white, scale ±1
+    image = ax.imshow(d, cmap=DIVERGING, vmin=-v, vmax=v, interpolation="nearest")
     fig.colorbar(image, ax=ax, shrink=0.8)
     ax.set_xlabel(unit)
     ax.set_ylabel(unit)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # a few unit numbers
     ax.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+
+
+def number_box(ax, value):
+    """A single learned number, written in the middle of an empty frame."""
+    ax.text(0.5, 0.5, f"{value:+.3g}", ha="center", va="center", fontsize=16, transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 HEIGHTS = {"step rates": 3.0, "weight rates": 3.0, "curvature": 8.0}

@@ -4,9 +4,10 @@ The Makefile runs, for every algorithm and K in (5, 10), independently and skipp
 
     python -m tinymeta.lab.reproduce run ALGO-kK    # choose hyperparameters on validation tasks if needed,
                                                     # meta-train (resuming a stopped run), evaluate, keep
-                                                    # meta.npz and the run's figure
+                                                    # meta.npz
 then
-    python -m tinymeta.lab.reproduce table          # results/sinusoid.json, sinusoid.md and their figures
+    python -m tinymeta.lab.reproduce table          # results/sinusoid.json, sinusoid.md, the tables of
+                                                    # results/README.md, and every figure of results/
 
 Every run trains from seed 0 and is evaluated on 1,000 test tasks from the evaluate stream of seed 1
 (never seen in training or validation) with `python -m tinymeta evaluate`'s protocol. Hyperparameters
@@ -30,13 +31,17 @@ from tinymeta.lab.protocol import REPORT_STEPS, RUNS, SCHEDULED, SEED, TEST_SEED
 
 def run(name, results, iterations, validation_iterations, tasks, hidden):
     """Select (if needed), train and evaluate one run of protocol.RUNS; writes results/runs/NAME/result.json
-    (last, so that a run without it is unfinished) after what `keep` writes."""
+    (last, so that a run without it is unfinished) after meta.npz, the meta-parameters alone
+    (checkpoint.load_meta; the checkpoint, which holds Adam's state and the history, is not committed)."""
     if name not in RUNS:
         raise SystemExit(f"tinymeta.lab.reproduce: unknown run {name!r}")
     spec, started, code = RUNS[name], time.time(), commit()  # the code this process runs
     algorithm, shots, how = spec["algorithm"], spec["shots"], (spec["select"] or (None,))[0]
     chosen = select(name, spec, results, validation_iterations, hidden) if how == "train" else {}
-    run_dir, settings = os.path.join(results, "runs", name), train_settings(spec, iterations, hidden, chosen)
+    run_dir = os.path.join(results, "runs", name)
+    if spec.get("stable"):
+        chosen = gate(name, spec, results, iterations, hidden, run_dir)
+    settings = train_settings(spec, iterations, hidden, chosen)
     diverged = not execute(algorithm, settings, run_dir)
     config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
     if how == "adapt":  # choose on validation tasks, with the trained model
@@ -46,7 +51,7 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
         checkpoint.write_config(run_dir, config)
     evaluations = {k: evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
                                k, max(REPORT_STEPS), tasks) for k in spec["tests"]}
-    keep(run_dir, os.path.join(results, "figures", name + ".png"), config, state, entry)
+    checkpoint.save_meta(run_dir, state["meta"])
     commands = [train_command(algorithm, settings, run_dir)] + [
         ["python", "-m", "tinymeta", "evaluate", run_dir, "--shots", str(k), "--steps", str(max(REPORT_STEPS)),
          "--tasks", str(tasks), "--seed", str(TEST_SEED), "--json"] for k in evaluations]
@@ -57,27 +62,13 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     write_json(os.path.join(run_dir, "result.json"), result)
 
 
-def keep(run_dir, figure, config, state, algorithm):
-    """What results/ commits of a run beside result.json, from its checkpoint (which holds Adam's state and the
-    history, and is not committed): run_dir/meta.npz, the meta-parameters alone (checkpoint.load_meta), and
-    for a run that meta-learns more than an initialisation (rates, curvature), `figure` as `python -m tinymeta
-    plot` draws it. Both are written anew every time."""
-    from tinymeta.lab import plot  # matplotlib is slow to import: only here
-    checkpoint.save_meta(run_dir, state["meta"])
-    if plot.meta_sections(state["meta"]):
-        os.makedirs(os.path.dirname(figure), exist_ok=True)
-        plot.figure(state["meta"], algorithm, config, state["history"], train.task_stream(TEST_SEED, "evaluate"), figure)
-
-
 def table(results):
-    """results/sinusoid.json and sinusoid.md from every finished run's result.json, with their two figures,
-    sinusoid-steps.png and sinusoid-examples.png, drawn anew."""
+    """results/sinusoid.json, sinusoid.md and the tables of results/README.md from every finished run's
+    result.json, and every figure of results/ drawn anew from the committed files (figures.py)."""
     from tinymeta.lab import figures, report  # matplotlib is slow to import: only here
     runs = report.load(results)
     os.makedirs(results, exist_ok=True)
-    figures.steps(runs, os.path.join(results, "sinusoid-steps.png"))
-    have_examples = figures.examples(results, os.path.join(results, "sinusoid-examples.png"))
-    report.write(results, runs, have_examples)
+    report.write(results, runs, figures.draw(results, runs))
 
 
 def train_settings(spec, iterations, hidden, chosen):
@@ -132,13 +123,54 @@ def select(name, spec, results, validation_iterations, hidden):
             scored.append((candidate, float("nan")))  # diverged in training: it loses
             continue
         config, state, entry = train.load(run_dir)
-        scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"])))
-    return choose(scored, path, spec["score_steps"])
+        scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"],
+                                                   spec.get("stable"))))
+    return choose(scored, path, spec["score_steps"], spec.get("stable"))
 
 
-def validation_score(meta, entry, config, shots, steps):
-    """Mean query MSE after each of `steps` adaptation steps on validation tasks (nan if any task diverged)."""
-    records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, max(steps), VALIDATION_TASKS)
+def gate(name, spec, results, iterations, hidden, run_dir):
+    """For a run with "stable": the best-scored candidate whose full run diverges on no validation task after any
+    of 0..stable steps. Candidates are trained in full in select/NAME/full-I, best score first, each check is
+    recorded in select/NAME.json, and the first that passes is moved to run_dir (if none does, the best-scored)."""
+    path, stable = os.path.join(results, "select", name + ".json"), spec["stable"]
+    with open(path) as f:
+        record = json.load(f)
+    scores = [c["score"] for c in record["candidates"]]
+    ranked = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: scores[i]) or [0]
+    checks = record.setdefault("full_runs", [])
+    for i in ranked:
+        check = next((c for c in checks if c["index"] == i), None)
+        if check is None:
+            candidate, full_dir = record["candidates"][i]["candidate"], os.path.join(results, "select", name, f"full-{i}")
+            trained = execute(spec["algorithm"], train_settings(spec, iterations, hidden, candidate), full_dir)
+            config, state, entry = train.load(full_dir)
+            records = evaluate(state["meta"], entry, config, train.validation_stream(SEED), spec["shots"], stable,
+                               VALIDATION_TASKS)
+            check = dict(index=i, candidate=candidate, iterations=state["iteration"], diverged_in_training=not trained,
+                         validation=[{k: r[k] for k in ("steps", "mse_query", "median_query", "diverged")} for r in records],
+                         passed=trained and all(r["diverged"] == 0 and r["mse_query"] is not None for r in records))
+            checks.append(check)
+            write_json(path, record)
+        if check["passed"]:
+            break
+    else:
+        check = next(c for c in checks if c["index"] == ranked[0])
+    if not os.path.exists(run_dir):
+        os.makedirs(os.path.dirname(run_dir), exist_ok=True)
+        os.replace(os.path.join(results, "select", name, f"full-{check['index']}"), run_dir)
+    record.update(chosen=check["candidate"], how=choose_how(spec["score_steps"], stable) + f"; then the full run of "
+                  f"each, best first, until one diverged on no validation task after any of 0..{stable} steps")
+    write_json(path, record)
+    return check["candidate"]
+
+
+def validation_score(meta, entry, config, shots, steps, stable=None):
+    """Mean query MSE after each of `steps` adaptation steps on validation tasks: nan if that mean is not finite
+    or, with `stable`, if any task diverged (evaluate's rule) after any of 0..stable steps."""
+    records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, max(*steps, stable or 0),
+                       VALIDATION_TASKS)
+    if stable and any(r["diverged"] for r in records[:stable + 1]):
+        return float("nan")
     return float(np.mean([score(records[s]["mse_query"]) for s in steps]))
 
 
@@ -146,14 +178,18 @@ def score(mse):
     return float("nan") if mse is None else mse
 
 
-def choose(scored, path, steps):
+def choose(scored, path, steps, stable=None):
     """The candidate with the lowest finite score; every candidate's score is recorded in `path`."""
     finite = [(c, s) for c, s in scored if np.isfinite(s)]
     chosen = min(finite, key=lambda cs: cs[1])[0] if finite else scored[0][0]
-    write_json(path, dict(chosen=chosen, how=f"lowest mean of {describe(steps)} query MSE on {VALIDATION_TASKS} "
-                          f"validation tasks (validation stream of seed {SEED})",
+    write_json(path, dict(chosen=chosen, how=choose_how(steps, stable),
                           candidates=[dict(candidate=c, score=s if np.isfinite(s) else None) for c, s in scored]))
     return chosen
+
+
+def choose_how(steps, stable=None):
+    return (f"lowest mean of {describe(steps)} query MSE on {VALIDATION_TASKS} validation tasks (validation stream of "
+            f"seed {SEED})" + (f", none of which diverged after any of 0..{stable} steps" if stable else ""))
 
 
 def describe(steps):

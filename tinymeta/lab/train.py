@@ -1,4 +1,4 @@
-"""Meta-training on sinusoid tasks: the run's configuration, seeded task streams, and the loop.
+"""Meta-training on the tasks of a family (families.py): the run's configuration, seeded task streams, the loop.
 
 The loop is the same for every algorithm of registry.ALGORITHMS: sample a meta-batch from the run's
 task stream, ask the algorithm for its meta-loss and gradient, take an Adam step (optim.py) on the
@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from tinymeta import mlp, sinusoid
-from tinymeta.lab import checkpoint
+from tinymeta import mlp, omniglot
+from tinymeta.lab import checkpoint, families
 from tinymeta.lab.optim import adam, clip, flatten
 from tinymeta.lab.progress import Progress
 from tinymeta.lab.registry import ALGORITHMS
@@ -20,6 +20,13 @@ from tinymeta.lab.registry import ALGORITHMS
 # Finn et al. 2017, section 5.1 (sinusoid regression); `hidden` are the MLP's hidden widths.
 DEFAULTS = dict(shots=10, meta_batch=25, inner_lr=0.01, inner_steps=1, meta_lr=0.001, cosine=False,
                 iterations=70000, seed=0, hidden=[40, 40])
+# Omniglot 5-way 1-shot as Finn et al. 2017 train it (section 5.2 and appendix A.1): their MLP without
+# convolutions, 784-256-128-64-64-N (they put batch norm after each hidden layer; we do not), one inner step of
+# rate 0.4, meta-batch 32, Adam 0.001, as many query drawings per class as support ones (their main.py), each
+# class turned by a random multiple of 90 degrees in training; 60,000 iterations as the paper states (the
+# usage line of their main.py says 40,000). `queries` is set to `shots` unless given.
+OMNIGLOT = dict(problem="omniglot", ways=5, shots=1, queries=None, meta_batch=32, inner_lr=0.4, inner_steps=1,
+                meta_lr=0.001, cosine=False, iterations=60000, seed=0, hidden=[256, 128, 64, 64], rotate=True)
 # Settings a run has only when given, so that configurations written before they existed stay as they were.
 OPTIONAL = dict(clip=0.0)  # clip: the largest norm of a meta-gradient handed to Adam (0: no clipping)
 STREAMS = {"train": 0, "evaluate": 1, "validation": 2}
@@ -44,14 +51,23 @@ def validation_stream(seed):
 
 
 def make_config(algorithm, **given):
-    """The full configuration: DEFAULTS, the algorithm's own options, then `given` (which may add OPTIONAL ones)."""
+    """The full configuration: the family's defaults (DEFAULTS, or OMNIGLOT if given problem="omniglot"),
+    the algorithm's own options, then `given` (which may add OPTIONAL ones, and problem="sinusoid")."""
     if algorithm not in ALGORITHMS:
         raise ConfigError(f"unknown algorithm {algorithm!r}; choose from {', '.join(ALGORITHMS)}")
+    problem = given.get("problem", "sinusoid")
+    if problem not in families.PROBLEMS:
+        raise ConfigError(f"unknown problem {problem!r}; choose from {', '.join(families.PROBLEMS)}")
+    defaults = OMNIGLOT if problem == "omniglot" else DEFAULTS
     options = ALGORITHMS[algorithm].options or {}
-    unknown = set(given) - set(DEFAULTS) - set(options) - set(OPTIONAL)
+    unknown = set(given) - set(defaults) - set(options) - set(OPTIONAL) - {"problem"}
     if unknown:
-        raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}")
-    config = {"algorithm": algorithm, **DEFAULTS, **options, **given}
+        raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}" +
+                          (" (those are for --problem omniglot)" if unknown <= set(OMNIGLOT) - set(DEFAULTS) else ""))
+    config = {"algorithm": algorithm, **defaults, **options, **given}
+    if problem == "omniglot":
+        config["queries"] = config["queries"] or config["shots"]
+        check_omniglot(config)
     if config.get("msl_iterations") and config["inner_steps"] < 2:
         raise ConfigError(f"--msl-iterations {config['msl_iterations']} needs --inner-steps 2 or more "
                           f"(got {config['inner_steps']}): the multi-step loss of one step is the plain loss")
@@ -66,9 +82,20 @@ def meta_lr(config, iteration):
     return config["meta_lr"] * 0.5 * (1 + np.cos(np.pi * (iteration - 1) / config["iterations"]))
 
 
+def check_omniglot(config):
+    """Raise a ConfigError if the run's tasks cannot be drawn from every part of the characters."""
+    smallest = min(len(families.characters(part)) for part in families.PARTS)
+    if config["ways"] > smallest:
+        raise ConfigError(f"--ways {config['ways']} is more than the {smallest} characters of the smallest part "
+                          f"(validation) of the split")
+    if config["shots"] + config["queries"] > omniglot.DRAWINGS:
+        raise ConfigError(f"--shots {config['shots']} and --queries {config['queries']} need more than the "
+                          f"{omniglot.DRAWINGS} drawings of a character")
+
+
 def sizes(config):
-    """The network's layer widths: x, plus CAVIA's context inputs, then the hidden layers, then y."""
-    return (1 + config.get("n_context", 0), *config["hidden"], 1)
+    """The network's layer widths: the inputs (plus CAVIA's context inputs), the hidden layers, the outputs."""
+    return families.sizes(config)
 
 
 def start(run_dir, config):
@@ -145,8 +172,8 @@ def run(run_dir, iterations, quiet=False):
     Divergence: if the meta-loss or its gradient is not finite, the meta-parameters it was computed at
     came from the update before, so training goes back to the state before that update (the last whose
     meta-loss was finite), saves it and raises FloatingPointError; so does an update whose result is not
-    finite (Adam's rate too large). A meta-loss above EXPLODING times the mean squared query target (the
-    loss of predicting 0) gets a warning on stderr, once. Running out of memory saves the last complete
+    finite (Adam's rate too large). A meta-loss above EXPLODING times the loss of predicting 0
+    (families.null_loss) gets a warning on stderr, once. Running out of memory saves the last complete
     iteration and raises OutOfMemory.
     """
     config, state, algorithm = load(run_dir)
@@ -164,7 +191,7 @@ def run(run_dir, iterations, quiet=False):
             rng_before = rng.bit_generator.state
             i = state["iteration"] + 1
             try:
-                tasks = sinusoid.sample_tasks(rng, config["meta_batch"], config["shots"], config["shots"])
+                tasks = families.sample(rng, config, config["meta_batch"], "train")
                 with np.errstate(all="ignore"):  # overflow is caught just below, with the iteration named
                     loss, grads = algorithm.loss_and_grad(state["meta"], tasks, config, i)
                     finite = np.isfinite(loss) and np.all(np.isfinite(flatten(grads)[0]))
@@ -199,9 +226,9 @@ def run(run_dir, iterations, quiet=False):
             state["iteration"] = i
             state["history"].append(float(loss))
             progress.update(i, float(loss))
-            if not warned and loss > EXPLODING * np.mean(tasks.y_query ** 2):
+            if not warned and loss > EXPLODING * families.null_loss(config, tasks):
                 warned = progress.note(f"warning: meta-loss {float(loss):.3g} at iteration {i} is over {EXPLODING} "
-                                       f"times that of predicting 0 ({np.mean(tasks.y_query ** 2):.3g}): training "
+                                       f"times that of predicting 0 ({families.null_loss(config, tasks):.3g}): training "
                                        f"looks diverged; a smaller --inner-lr or --meta-lr may help")
             if time.monotonic() - saved > CHECKPOINT_SECONDS:
                 checkpoint.save(run_dir, state, config)
