@@ -332,3 +332,34 @@ def test_a_nan_anywhere_fails_the_comparison():
     for got in ([nan, ones], [ones, nan], [ones, ones * np.array([1, np.nan, 1])]):
         assert np.isnan(properties.distance(got, [ones, ones]))
     assert properties.distance([ones, ones], [ones, ones]) == 0.0
+
+
+def test_an_error_is_relative_to_one_plus_the_expected_size():
+    """A meta-loss or weight expected to be 0 is compared absolutely (no 0 / 0), a large one relatively."""
+    assert properties.scalar_distance(1e-12, 0.0) == 1e-12 and properties.scalar_distance(1e6 + 1e-4, 1e6) < 1e-9
+    assert properties.distance([np.array([1e-12]), np.array([1e6 + 1e-7])], [np.zeros(1), np.array([1e6])]) == 1e-12
+
+
+def test_the_rerun_hint_names_a_case_only_for_a_property_checked_case_by_case(tmp_path, capsys):
+    """A copy that fails only a property checked once (MAML++'s step weights) gets no `--seed S --cases 1` hint."""
+    what, algorithm, old, new, broken, _ = next(p for p in PLANTED if p[0].startswith("enhanced: MAML++ weights"))
+    status, lines, _ = run(capsys, algorithm, planted(tmp_path, algorithm, old, new), "--cases", 2)
+    assert status == 1 and failing(algorithm, lines) == {p.text for p in broken} and "--seed" not in lines[-1]
+
+
+def test_a_files_own_imports_come_from_its_folder_first(tmp_path, capsys, monkeypatch):
+    """While FILE loads, its folder goes first on the import path: its own helpers.py is found, not another of the
+    same name earlier on the path (say, in the folder the command is run from)."""
+    elsewhere, mine = tmp_path / "elsewhere", tmp_path / "mine"
+    for folder in (elsewhere, mine):
+        folder.mkdir()
+        (folder / "helpers.py").write_text(f"WHICH = {folder.name!r}\n")
+    (mine / "my_maml.py").write_text("from helpers import WHICH\nassert WHICH == 'mine', WHICH\n"
+                                     "from tinymeta.maml import adapt, meta_loss  # noqa: F401\n")
+    monkeypatch.syspath_prepend(str(elsewhere))
+    monkeypatch.delitem(sys.modules, "helpers", raising=False)
+    try:
+        status, lines, err = run(capsys, "maml", mine / "my_maml.py", "--cases", 1)
+    finally:
+        sys.modules.pop("helpers", None)
+    assert status == 0 and not err, "\n".join(lines + err)
