@@ -1,8 +1,10 @@
 """One figure of a run, in the style of Finn et al. 2017, Fig. 2: for a few test tasks, the true
 sine, the K support points and the network's prediction before adaptation and after 1 and 10
-steps; below, the meta-training curve (if the run's history is at hand: a checkpoint has it, the
-meta.npz files of results/ do not); below that, whatever else was meta-learned, one panel per parameter
-array, each on its own scale (a weight's rates are often a hundred times smaller than a bias's):
+steps (for an Omniglot run, one test task: its support drawings and the label each query drawing
+gets before adaptation and after 1 and 3 steps); below, the meta-training curve (if the run's history is at
+hand: a checkpoint has it, the meta.npz files of results/ do not); below that, whatever else was meta-learned,
+one panel per parameter array, each on its own scale (a weight's rates are often a hundred times smaller than a
+bias's):
 
 - per-array, per-step learning rates (LSLR, Enhanced) as bars, one per inner step;
 - per-weight learning rates (Meta-SGD) as a box plot over the rates themselves, one rate per weight;
@@ -22,9 +24,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
 from tinymeta import mlp, sinusoid  # noqa: E402
-from tinymeta.lab import pictures  # noqa: E402
+from tinymeta.lab import families, pictures  # noqa: E402
 
 STEPS = (0, 1, 10)
+EPISODE_STEPS = (0, 1, 3)  # as evaluate's default for Omniglot runs
+COLUMNS = 10  # an Omniglot task with more classes shows the first 10
 FILE_TYPES = set(FigureCanvasBase.get_supported_filetypes())  # "png", "pdf", "svg", ...: what savefig writes
 DIVERGING = "RdBu_r"  # blue below 0, white at 0, red above
 
@@ -41,11 +45,17 @@ def draw(meta, algorithm, config, history, rng, shots=None, n_tasks=3):
     """The run's figure, not saved: rng draws the test tasks; history is the per-iteration meta-loss, or None
     for no training curve. Sections for learned rates and curvature are added when meta has "lr" or
     "curvature" (see `meta_sections`)."""
-    sections = meta_sections(meta)
-    heights = [7.5 if history is not None else 4.5] + [HEIGHTS[s] for s in sections]
-    fig = plt.figure(figsize=(4 * n_tasks, sum(heights)), layout="constrained")
+    sections, episode = meta_sections(meta), families.problem(config) == "omniglot"
+    if episode:  # one task: support rows, a row per step count, the curve
+        rows = (shots or config["shots"]) + len(EPISODE_STEPS)
+        heights, width = [1.3 * rows + (3.0 if history is not None else 0.5)], 12
+    else:
+        heights, width = [7.5 if history is not None else 4.5], 4 * n_tasks
+    heights += [HEIGHTS[s] for s in sections]
+    fig = plt.figure(figsize=(width, sum(heights)), layout="constrained")
     subfigs = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
-    draw_fits(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
+    first = draw_episode if episode else draw_fits
+    first(subfigs[0], meta, algorithm, config, history, rng, shots or config["shots"], n_tasks)
     for subfig, section in zip(subfigs[1:], sections):
         DRAW[section](subfig, meta, config)
     return fig
@@ -76,8 +86,9 @@ def plural(n, word):
 
 
 def describe(config):
-    """The run in a few words: "lslr, 5-shot, meta-batch 25, inner lr 0.01, 1 inner step"."""
-    return (f"{config['algorithm']}, {config['shots']}-shot, meta-batch {config['meta_batch']}, "
+    """The run in a few words: "lslr, 5-shot, meta-batch 25, inner lr 0.01, 1 inner step" ("maml, 5-way 1-shot, ...")."""
+    ways = f"{config['ways']}-way " if families.problem(config) == "omniglot" else ""
+    return (f"{config['algorithm']}, {ways}{config['shots']}-shot, meta-batch {config['meta_batch']}, "
             f"inner lr {config['inner_lr']}, {plural(config['inner_steps'], 'inner step')}")
 
 
@@ -105,9 +116,57 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
         if t == 0:
             ax.set_ylabel("y")
             ax.legend(loc="lower left", fontsize=8)
-    if history is None:
-        return
-    ax = fig.add_subplot(grid[1, :])
+    if history is not None:
+        draw_curve(fig.add_subplot(grid[1, :]), history, config)
+
+
+def draw_episode(fig, meta, algorithm, config, history, rng, shots, n_tasks=1):
+    """An Omniglot test task: its support drawings (a column per label, at most COLUMNS), then one query
+    drawing of each class with the label the network gives it before adaptation and after EPISODE_STEPS
+    steps (green if right, red if wrong; the row says how many of all the task's queries are right);
+    below, the meta-training curve. n_tasks is ignored: one task."""
+    ways, queries = config["ways"], config["queries"]
+    columns = min(ways, COLUMNS)
+    tasks = families.sample(rng, config, 1, "test", shots, queries)
+    truth = np.argmax(tasks.y_query[0], axis=-1)  # (N * Q,)
+    predicted = {s: np.argmax(mlp.predict(algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s),
+                                          tasks.x_query)[0], axis=-1) for s in EPISODE_STEPS}  # (N * Q,) each
+    rows = shots + len(EPISODE_STEPS)
+    grid = fig.add_gridspec(rows + (history is not None), columns,
+                            height_ratios=[1] * rows + ([2.3] if history is not None else []))
+    side = int(np.sqrt(tasks.x_support.shape[-1]))  # 28
+    fig.suptitle(f"{describe(config)}: a test task (characters never trained on)"
+                 + (f", its first {columns} of {ways} classes" if columns < ways else ""))
+    for j in range(columns):
+        for k in range(shots):
+            ax = image(fig.add_subplot(grid[k, j]), tasks.x_support[0, j * shots + k], side)
+            if k == 0:
+                ax.set_title(f"label {j}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel("support" if shots == 1 else f"support {k + 1}", fontsize=9)
+        for r, s in enumerate(EPISODE_STEPS):
+            q = j * queries  # the first query drawing of class j
+            ax = image(fig.add_subplot(grid[shots + r, j]), tasks.x_query[0, q], side)
+            right = predicted[s][q] == truth[q]
+            ax.set_title(f"→ {predicted[s][q]}", fontsize=9, color="tab:green" if right else "tab:red")
+            if j == 0:
+                score = np.sum(predicted[s] == truth)
+                ax.set_ylabel(("before adapting" if s == 0 else f"after {plural(s, 'step')}") +
+                              f"\n{score} of {ways * queries} right", fontsize=9)
+    if history is not None:
+        draw_curve(fig.add_subplot(grid[rows, :]), history, config)
+
+
+def image(ax, pixels, side):
+    """One drawing, ink black on white, without ticks (an axis label may still name the row)."""
+    ax.imshow(np.reshape(pixels, (side, side)), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def draw_curve(ax, history, config):
+    """The meta-training curve: the meta-loss of every iteration and its running median, log scale."""
     history = np.asarray(history, dtype=float)
     if len(history):
         window = max(1, len(history) // 100)
@@ -128,8 +187,12 @@ def draw_fits(fig, meta, algorithm, config, history, rng, shots, n_tasks):
         ax.legend(loc="upper right", fontsize=8)
     ax.set_xlabel("meta-training iteration")
     ax.set_ylabel("meta-loss")
-    what = ("the loss of regression on all points of the meta-batch" if config["algorithm"] == "pretrain"
-            else "the meta-loss, the query MSE after adaptation, of each meta-batch")
+    classification = families.problem(config) == "omniglot"
+    if config["algorithm"] == "pretrain":
+        what = ("the loss of classifying every image of the meta-batch among all training classes" if classification
+                else "the loss of regression on all points of the meta-batch")
+    else:
+        what = f"the meta-loss, the query {'cross-entropy' if classification else 'MSE'} after adaptation, of each meta-batch"
     ax.set_title(f"meta-training curve: {what}")
 
 
