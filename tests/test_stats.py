@@ -41,7 +41,8 @@ def test_each_run_is_judged_against_its_own_error_before_adapting():
 @pytest.mark.parametrize("value, text", [
     (None, "nan"), (float("nan"), "nan"), (float("inf"), "nan"), (0.0, "0"), (0.0042, "0.0042"), (-0.0042, "-0.0042"),
     (0.01, "0.010"), (0.00996, "0.010"), (0.0996, "0.10"), (-0.154, "-0.15"), (0.1554, "0.16"), (2.44, "2.4"),
-    (32.048, "32"), (999.4, "1000"), (9994.0, "10000"), (1e4, "1.0e+04"), (-2500.0, "-2500"), (1.4e5, "1.4e+05")])
+    (32.048, "32"), (999.4, "1000"), (9994.0, "10000"), (1e4, "1.0e+04"), (-2500.0, "-2500"), (1.4e5, "1.4e+05"),
+    (-2.5e4, "-2.5e+04")])
 def test_a_number_alone_has_two_significant_digits(value, text):
     assert stats.sig(value) == text
 
