@@ -158,7 +158,7 @@ def markdown(table, runs, figures=()):
              "Made by `make reproduce` (see `tinymeta/lab/reproduce.py` and `protocol.py`); every number below is read",
              f"from `results/runs/*/result.json`. Mean squared error on K query points of {n_tasks} held-out test tasks,",
              "± the 95% confidence interval 1.96·std/√n (to 2 significant digits, the mean to the same decimal place);",
-             f"lower is better. In a cell where some task's adaptation *diverged* (query MSE not finite, or above",
+             "lower is better. In a cell where some task's adaptation *diverged* (query MSE not finite, or above",
              f"{DIVERGED}× its MSE before adapting), the mean says nothing of the typical task, so the cell gives how many",
              "diverged and the median task instead (the mean is in `sinusoid.json`). Learned rates (Meta-SGD, LSLR,",
              "Enhanced) reuse the last trained step's rates past the trained steps. [README.md](README.md) reads them.", ""]
