@@ -18,7 +18,7 @@ import numpy as np
 from autograd import value_and_grad
 
 from tinymeta import anil, cavia, enhanced, imaml, lslr, maml, metacurvature, metasgd, mlp, reptile
-from tinymeta.lab import families
+from tinymeta.lab import families, fastmaml
 
 Algorithm = namedtuple("Algorithm", "init loss_and_grad adapt options", defaults=(None,))
 Algorithm.__doc__ = """init, loss_and_grad, adapt as in the module docstring; options: {name: default}
@@ -50,7 +50,7 @@ def differentiated(module, *settings, on_params=False, always_first_order=False)
     def loss_and_grad(meta, tasks, config, iteration):
         args = [families.loss(config)] + [config[s] for s in settings] + [always_first_order or first_order(config, iteration)]
         if on_params:
-            loss, g = value_and_grad(module.meta_loss)(meta["params"], tasks, *args)
+            loss, g = value_and_grad(on_images(module, config).meta_loss)(meta["params"], tasks, *args)
             return loss, {"params": g}
         return value_and_grad(module.meta_loss)(meta, tasks, *args)
     return loss_and_grad
@@ -62,6 +62,12 @@ def adapter(module, *settings, on_params=False):
         return module.adapt(meta["params"] if on_params else meta, x, y, families.loss(config),
                             *[config[s] for s in settings], steps)
     return adapt
+
+
+def on_images(module, config):
+    """maml.py, or for Omniglot its fast path fastmaml.py: the same numbers to rounding, computed on each task's
+    own images instead of a copy of the first layer per task (784 x 256 for Finn et al.'s MLP)."""
+    return fastmaml if module is maml and families.problem(config) == "omniglot" else module
 
 
 def enhanced_loss_and_grad(meta, tasks, config, iteration):
@@ -80,6 +86,9 @@ def reptile_loss_and_grad(meta, tasks, config, iteration):
     (tests check it equals reptile.meta_gradient exactly).
     """
     params, model_loss = meta["params"], families.loss(config)
+    if families.problem(config) == "omniglot":  # the same numbers, on the tasks' images (fastmaml.py)
+        loss, g = fastmaml.reptile(params, tasks, model_loss, config["inner_lr"], config["inner_steps"])
+        return loss, {"params": g}
     fast = reptile.adapt(params, tasks.x_support, tasks.y_support, model_loss, config["inner_lr"], config["inner_steps"])
     loss = np.mean(model_loss(fast, tasks.x_query, tasks.y_query))
     return loss, {"params": [p - np.mean(w, axis=0) for p, w in zip(params, fast)]}

@@ -1,0 +1,84 @@
+"""fastmaml.py, MAML and Reptile computed on each task's own images, against maml.py and reptile.py, which keep a
+copy of the network per task: the same meta-losses and meta-gradients (exact and first order, any number of
+steps, either loss) to rounding; and the registry trains Omniglot runs through it, sinusoids through maml.py."""
+import numpy as np
+import pytest
+from autograd import grad, value_and_grad
+from hypothesis import given, settings, strategies as st
+
+from problems import classification_problems, problems
+from tinymeta import maml, mlp, reptile
+from tinymeta.lab import fastmaml, families, registry, train
+
+FEW = settings(max_examples=8)
+LOSSES = {"regression": (problems, mlp.mse), "classification": (classification_problems, mlp.cross_entropy)}
+
+
+def distance(a, b):
+    """The largest difference between two lists of arrays, relative to 1 + the largest entry of a."""
+    return max(float(np.max(np.abs(x - y))) / (1 + float(np.max(np.abs(x)))) for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize("kind", LOSSES)
+@FEW
+@given(data=st.data(), steps=st.integers(0, 3), first_order=st.booleans(), inner_lr=st.floats(0.01, 0.5))
+def test_meta_loss_and_gradient_equal_maml(kind, data, steps, first_order, inner_lr):
+    strategy, loss = LOSSES[kind]
+    params, tasks, _ = data.draw(strategy())
+    slow, g_slow = value_and_grad(maml.meta_loss)(params, tasks, loss, inner_lr, steps, first_order)
+    fast, g_fast = value_and_grad(fastmaml.meta_loss)(params, tasks, loss, inner_lr, steps, first_order)
+    assert abs(fast - slow) <= 1e-12 * (1 + abs(slow))
+    assert distance(g_slow, g_fast) < 1e-11
+
+
+@pytest.mark.parametrize("kind", LOSSES)
+@FEW
+@given(data=st.data(), steps=st.integers(1, 3), inner_lr=st.floats(0.01, 0.5))
+def test_reptile_direction_equals_reptile(kind, data, steps, inner_lr):
+    strategy, loss = LOSSES[kind]
+    params, tasks, _ = data.draw(strategy())
+    _, direction = fastmaml.reptile(params, tasks, loss, inner_lr, steps)
+    assert distance(reptile.meta_gradient(params, tasks, loss, inner_lr, steps), direction) < 1e-11
+    fast = reptile.adapt(params, tasks.x_support, tasks.y_support, loss, inner_lr, steps)
+    loss_at_adapted, _ = fastmaml.reptile(params, tasks, loss, inner_lr, steps)
+    assert abs(loss_at_adapted - np.mean(loss(fast, tasks.x_query, tasks.y_query))) < 1e-12
+
+
+@FEW
+@given(problem=classification_problems(), steps=st.integers(1, 3))
+def test_the_adapted_first_layer_is_w1_plus_x_transpose_c(problem, steps):
+    """adapt's C is the change of every task's first layer in its images' coordinates: W1_t = W1 + X_t^T C_t,
+    the first layer maml.adapt computes; and P is X_t W1_t."""
+    params, tasks, _ = problem
+    P, C, rest, _ = fastmaml.adapt(params, tasks, mlp.cross_entropy, 0.3, steps)
+    X = np.concatenate([tasks.x_support, tasks.x_query], axis=1)
+    slow = maml.adapt(params, tasks.x_support, tasks.y_support, mlp.cross_entropy, 0.3, steps)
+    W1 = params[0] + np.swapaxes(X, -1, -2) @ C
+    assert distance(slow[0], W1) < 1e-12 and distance([X @ W1], [P]) < 1e-12 and distance(slow[1:], rest) < 1e-12
+
+
+def omniglot_config(algorithm, **given):
+    return train.make_config(algorithm, problem="omniglot", hidden=[6], ways=3, meta_batch=2, **given)
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml"])
+def test_the_registry_trains_omniglot_on_the_images_and_sinusoids_with_maml_py(algorithm):
+    config = omniglot_config(algorithm)
+    rng = np.random.default_rng(3)
+    meta = registry.ALGORITHMS[algorithm].init(mlp.init(rng, families.sizes(config)), config)
+    tasks = families.sample(rng, config, 2, "train")
+    first_order = algorithm == "fomaml"
+    loss, g = registry.ALGORITHMS[algorithm].loss_and_grad(meta, tasks, config, 10**6)
+    expected, g_expected = value_and_grad(maml.meta_loss)(meta["params"], tasks, mlp.cross_entropy, 0.4, 1, first_order)
+    assert abs(loss - expected) < 1e-12 and distance(g_expected, g["params"]) < 1e-11
+    assert registry.on_images(maml, config) is fastmaml
+    assert registry.on_images(maml, train.make_config(algorithm)) is maml  # sinusoid runs keep maml.py, bit for bit
+
+
+def test_the_registry_takes_reptile_on_the_images_for_omniglot():
+    config = omniglot_config("reptile", inner_steps=2, inner_lr=0.1)
+    rng = np.random.default_rng(4)
+    meta = registry.ALGORITHMS["reptile"].init(mlp.init(rng, families.sizes(config)), config)
+    tasks = families.sample(rng, config, 2, "train")
+    _, g = registry.ALGORITHMS["reptile"].loss_and_grad(meta, tasks, config, 1)
+    assert distance(reptile.meta_gradient(meta["params"], tasks, mlp.cross_entropy, 0.1, 2), g["params"]) < 1e-11
