@@ -7,7 +7,7 @@ from autograd import grad, value_and_grad
 from hypothesis import given, settings, strategies as st
 
 from problems import classification_problems, problems
-from tinymeta import maml, mlp, reptile
+from tinymeta import anil, maml, mlp, reptile
 from tinymeta.lab import fastmaml, families, registry, train
 
 FEW = settings(max_examples=8)
@@ -61,18 +61,18 @@ def omniglot_config(algorithm, **given):
     return train.make_config(algorithm, problem="omniglot", hidden=[6], ways=3, meta_batch=2, **given)
 
 
-@pytest.mark.parametrize("algorithm", ["maml", "fomaml"])
-def test_the_registry_trains_omniglot_on_the_images_and_sinusoids_with_maml_py(algorithm):
+@pytest.mark.parametrize("algorithm, module", [("maml", maml), ("fomaml", maml), ("anil", anil)])
+def test_the_registry_trains_omniglot_on_the_images_and_sinusoids_with_maml_py(algorithm, module):
     config = omniglot_config(algorithm)
     rng = np.random.default_rng(3)
     meta = registry.ALGORITHMS[algorithm].init(mlp.init(rng, families.sizes(config)), config)
     tasks = families.sample(rng, config, 2, "train")
     first_order = algorithm == "fomaml"
     loss, g = registry.ALGORITHMS[algorithm].loss_and_grad(meta, tasks, config, 10**6)
-    expected, g_expected = value_and_grad(maml.meta_loss)(meta["params"], tasks, mlp.cross_entropy, 0.4, 1, first_order)
+    expected, g_expected = value_and_grad(module.meta_loss)(meta["params"], tasks, mlp.cross_entropy, 0.4, 1, first_order)
     assert abs(loss - expected) < 1e-12 and distance(g_expected, g["params"]) < 1e-11
-    assert registry.on_images(maml, config) is fastmaml
-    assert registry.on_images(maml, train.make_config(algorithm)) is maml  # sinusoid runs keep maml.py, bit for bit
+    assert registry.meta_loss(maml, config) is fastmaml.meta_loss
+    assert registry.meta_loss(maml, train.make_config(algorithm)) is maml.meta_loss  # sinusoids: maml.py, bit for bit
 
 
 def test_the_registry_takes_reptile_on_the_images_for_omniglot():
@@ -82,3 +82,15 @@ def test_the_registry_takes_reptile_on_the_images_for_omniglot():
     tasks = families.sample(rng, config, 2, "train")
     _, g = registry.ALGORITHMS["reptile"].loss_and_grad(meta, tasks, config, 1)
     assert distance(reptile.meta_gradient(meta["params"], tasks, mlp.cross_entropy, 0.1, 2), g["params"]) < 1e-11
+
+
+@pytest.mark.parametrize("kind", LOSSES)
+@FEW
+@given(data=st.data(), steps=st.integers(0, 3), first_order=st.booleans(), inner_lr=st.floats(0.01, 0.5))
+def test_anil_meta_loss_and_gradient_equal_anil(kind, data, steps, first_order, inner_lr):
+    strategy, loss = LOSSES[kind]
+    params, tasks, _ = data.draw(strategy())
+    slow, g_slow = value_and_grad(anil.meta_loss)(params, tasks, loss, inner_lr, steps, first_order)
+    fast, g_fast = value_and_grad(fastmaml.anil_meta_loss)(params, tasks, loss, inner_lr, steps, first_order)
+    assert abs(fast - slow) <= 1e-12 * (1 + abs(slow))
+    assert distance(g_slow, g_fast) < 1e-11

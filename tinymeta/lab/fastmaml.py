@@ -16,11 +16,18 @@ P_t is the first layer of a network whose inputs are rows of the n x n identity 
 model's own loss differentiates it: dL/dP_t holds each support image's delta_s in its row and 0 in the query
 rows, and a step is C_t <- C_t - inner_lr dL/dP_t. Per task that is (n, h) numbers, 10 x 256 for 5-way 1-shot,
 instead of (d, h). maml.meta_loss and reptile.meta_gradient give the same numbers to rounding
-(tests/test_fastmaml.py); registry.py trains Omniglot runs through these.
+(tests/test_fastmaml.py); registry.py trains Omniglot runs through these. ANIL, which adapts only the last
+layer, needs no such change of coordinates: `anil_meta_loss` computes the body's features once.
 """
+from collections import namedtuple
+
 import autograd.numpy as np
 from autograd import grad
 from autograd.tracer import getval
+
+from tinymeta import maml
+
+Tasks = namedtuple("Tasks", "x_support y_support x_query y_query")
 
 
 def adapt(params, tasks, loss, inner_lr, inner_steps, first_order=False):
@@ -62,3 +69,21 @@ def reptile(params, tasks, loss, inner_lr, inner_steps):
     query = np.broadcast_to(rows[S:], (T, n - S, n))
     W1_step = -np.reshape(X, (T * n, d)).T @ np.reshape(C, (T * n, -1)) / T
     return np.mean(loss([P] + rest, query, tasks.y_query)), [W1_step] + [p - np.mean(w, axis=0) for p, w in zip(params[1:], rest)]
+
+
+def anil_meta_loss(params, tasks, loss, inner_lr, inner_steps, first_order=False):
+    """anil.meta_loss: ANIL adapts only the head, so the body's features of every image are computed once, by
+    the one body (no copy per task), and the head is MAML's network: a scalar."""
+    body, head = params[:-2], params[-2:]
+    support, query = features(body, tasks.x_support), features(body, tasks.x_query)
+    return maml.meta_loss(head, Tasks(support, tasks.y_support, query, tasks.y_query), loss, inner_lr, inner_steps,
+                          first_order)
+
+
+def features(body, x):
+    """The body's last hidden layer (ReLU) on images x (T, K, d) -> (T, K, h), all T * K images in one pass."""
+    T, K, d = x.shape
+    h = np.reshape(x, (T * K, d))
+    for W, b in zip(body[0::2], body[1::2]):
+        h = np.maximum(h @ W + b, 0.0)
+    return np.reshape(h, (T, K, -1))

@@ -50,7 +50,7 @@ def differentiated(module, *settings, on_params=False, always_first_order=False)
     def loss_and_grad(meta, tasks, config, iteration):
         args = [families.loss(config)] + [config[s] for s in settings] + [always_first_order or first_order(config, iteration)]
         if on_params:
-            loss, g = value_and_grad(on_images(module, config).meta_loss)(meta["params"], tasks, *args)
+            loss, g = value_and_grad(meta_loss(module, config))(meta["params"], tasks, *args)
             return loss, {"params": g}
         return value_and_grad(module.meta_loss)(meta, tasks, *args)
     return loss_and_grad
@@ -64,10 +64,13 @@ def adapter(module, *settings, on_params=False):
     return adapt
 
 
-def on_images(module, config):
-    """maml.py, or for Omniglot its fast path fastmaml.py: the same numbers to rounding, computed on each task's
-    own images instead of a copy of the first layer per task (784 x 256 for Finn et al.'s MLP)."""
-    return fastmaml if module is maml and families.problem(config) == "omniglot" else module
+ON_IMAGES = {maml: fastmaml.meta_loss, anil: fastmaml.anil_meta_loss}
+
+
+def meta_loss(module, config):
+    """module.meta_loss, or for Omniglot its fast path in fastmaml.py (MAML, ANIL): the same numbers to rounding,
+    computed on each task's own images, without a copy of the first layer per task (784 x 256 in Finn et al.'s MLP)."""
+    return ON_IMAGES[module] if module in ON_IMAGES and families.problem(config) == "omniglot" else module.meta_loss
 
 
 def enhanced_loss_and_grad(meta, tasks, config, iteration):
