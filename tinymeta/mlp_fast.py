@@ -100,6 +100,7 @@ def loss_grad(kind, g, x, y, *params):
 
 
 def mse_grad(g, x, y, *params):
+    """The gradient of sum(g * mse(x, y, *params)): loss_grad(MSE, ...)."""
     return loss_grad(MSE, g, x, y, *params)
 
 
@@ -135,6 +136,7 @@ def loss_hvp(kind, g, x, y, params, V):
 
 
 def mse_hvp(g, x, y, params, V):
+    """H V and the derivative along g for the mean squared error: loss_hvp(MSE, ...)."""
     return loss_hvp(MSE, g, x, y, params, V)
 
 
