@@ -45,6 +45,7 @@ def softmax(z):
 
 
 def _cross_entropy_d_delta(z, y, dz):
+    """(d softmax(z) along dz) / K: softmax's Jacobian is diag(p) - p p^T."""
     p = softmax(z)
     return (p * dz - p * (p * dz).sum(axis=-1, keepdims=True)) / z.shape[-2]
 
