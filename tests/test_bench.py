@@ -15,7 +15,8 @@ from tinymeta.lab import bench, optim
 def test_quick_bench_prints_every_table(capsys):
     assert bench.main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for title in ("ms per meta-iteration", "batched over tasks against a Python loop", "peak memory", "iMAML Newton MB"):
+    for title in ("ms per meta-iteration", "batched over tasks against a Python loop", "peak memory", "iMAML Newton MB",
+                  "Omniglot 5-way 1-shot", "goal: exact MAML <= 40 ms"):
         assert title in out
     for name in bench.available():
         assert f"\n{name} " in out
@@ -24,6 +25,19 @@ def test_quick_bench_prints_every_table(capsys):
     loop_table = out.split("max |difference|")[1].split("\n\n")[0].splitlines()[2:]
     differences = [float(line.split()[-1]) for line in loop_table]
     assert differences and max(differences) < 1e-12
+
+
+def test_classification_section_times_both_paths_of_the_same_gradient():
+    """Tiny Omniglot settings: both paths for exact and first-order MAML, the same exact meta-gradient, and the
+    goal line, which compares only at the paper's setting."""
+    args = bench.parse(["--quick"])
+    args.omniglot_tasks, args.omniglot_hidden = 3, [6, 4]
+    out = bench.classification_section(args, np.random.default_rng(0))
+    assert "Omniglot 5-way 1-shot, 3 tasks, MLP 784-6-4-5, inner lr 0.4, 1 step(s)" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("registry ", "plain "))}
+    assert set(rows) == {"registry", "plain"} and all(len(r) == 2 and float(r[0]) > 0 for r in rows.values())
+    assert float(out.split("max |difference| ")[1].split()[0]) < 1e-12
+    assert "goal: exact MAML <= 40 ms; measured" in out and "(not comparable: not the paper's setting)" in out
 
 
 def test_adam_step_on_a_meta_dict():

@@ -69,26 +69,36 @@ rng = np.random.default_rng(0)
 params = mlp.init(rng, (1, 6, 6, 1))
 tasks = Tasks(rng.uniform(-5, 5, (4, 3, 1)), rng.normal(size=(4, 3, 1)),
               rng.uniform(-5, 5, (4, 5, 1)), rng.normal(size=(4, 5, 1)))
-meta_gradient = grad(lambda p: maml.meta_loss(p, tasks, mlp.mse, 0.1, 2))(params)
-print(repr([mlp.mse(params, tasks.x_support, tasks.y_support).tolist(), [g.tolist() for g in meta_gradient]]))
+labels = Tasks(tasks.x_support, np.eye(3)[rng.integers(0, 3, (4, 3))], tasks.x_query, np.eye(3)[rng.integers(0, 3, (4, 5))])
+classifier = mlp.init(rng, (1, 6, 6, 3))
+out = []
+for loss, p, t in ((mlp.mse, params, tasks), (mlp.cross_entropy, classifier, labels)):
+    meta_gradient = grad(lambda p: maml.meta_loss(p, t, loss, 0.1, 2))(p)
+    out.append([loss(p, t.x_support, t.y_support).tolist(), [g.tolist() for g in meta_gradient]])
+print(repr(out))
 '''
 
 
 def test_mlp_py_alone_takes_the_plain_path_to_the_same_numbers(tmp_path):
-    """Copied out without mlp_fast.py, mlp.mse is mse_reference: the same losses and meta-gradients (to rounding)."""
+    """Copied out without mlp_fast.py, mlp.mse is mse_reference and mlp.cross_entropy cross_entropy_reference:
+    the same losses and meta-gradients (to rounding)."""
     for name in ("mlp.py", "maml.py"):
         shutil.copy(Path(tinymeta.__file__).with_name(name), tmp_path / name)
     (tmp_path / "alone.py").write_text(ALONE)
     run = subprocess.run([sys.executable, "alone.py"], cwd=tmp_path, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    loss, meta_gradient = eval(run.stdout)
+    alone = eval(run.stdout)
     rng = np.random.default_rng(0)  # the same draws, with tinymeta's mlp (its fast path)
     params = mlp.init(rng, (1, 6, 6, 1))
     tasks = sinusoid.Tasks(rng.uniform(-5, 5, (4, 3, 1)), rng.normal(size=(4, 3, 1)),
                            rng.uniform(-5, 5, (4, 5, 1)), rng.normal(size=(4, 5, 1)), None, None)
-    expected = grad(lambda p: maml.meta_loss(p, tasks, mlp.mse, 0.1, 2))(params)
-    assert np.allclose(loss, mlp.mse(params, tasks.x_support, tasks.y_support), rtol=1e-12, atol=0)
-    assert all(np.allclose(g, e, rtol=1e-9, atol=1e-12) for g, e in zip(meta_gradient, expected))
+    labels = tasks._replace(y_support=np.eye(3)[rng.integers(0, 3, (4, 3))], y_query=np.eye(3)[rng.integers(0, 3, (4, 5))])
+    classifier = mlp.init(rng, (1, 6, 6, 3))
+    for (loss, meta_gradient), (f, p, t) in zip(alone, ((mlp.mse, params, tasks), (mlp.cross_entropy, classifier, labels)),
+                                                strict=True):
+        expected = grad(lambda p: maml.meta_loss(p, t, f, 0.1, 2))(p)
+        assert np.allclose(loss, f(p, t.x_support, t.y_support), rtol=1e-12, atol=0)
+        assert all(np.allclose(g, e, rtol=1e-9, atol=1e-12) for g, e in zip(meta_gradient, expected))
 
 
 def test_algorithm_modules_import_only_numpy_and_autograd():

@@ -41,6 +41,25 @@ def test_large_logits_neither_overflow_nor_change_the_loss():
     assert all(np.isfinite(g).all() for g in grad(mlp.cross_entropy)([W, b], X, Y))
 
 
+def test_large_logits_give_finite_derivatives_equal_to_the_plain_paths():
+    """Logits near 1000 through a hidden layer: the hand-derived gradient and Hessian-vector product (whose
+    softmax is max-shifted too) are finite and agree with autograd through cross_entropy_reference."""
+    rng = np.random.default_rng(0)
+    params = [1e3 ** 0.5 * p for p in mlp.init(rng, (3, 6, 4))]  # each layer scaled: logits ~ 1000
+    x, y = rng.normal(size=(2, 5, 3)), np.eye(4)[rng.integers(0, 4, (2, 5))]
+    assert np.max(np.abs(mlp.predict(params, x))) > 700  # exp of these overflows
+    V = [rng.standard_normal(p.shape) for p in params]
+    for loss in (mlp.cross_entropy, mlp.cross_entropy_reference):
+        assert np.all(np.isfinite(loss(params, x, y)))
+    g, hv = ({loss: f(loss) for loss in (mlp.cross_entropy, mlp.cross_entropy_reference)} for f in (
+        lambda loss: grad(lambda p: anp.sum(loss(p, x, y)))(params),
+        lambda loss: grad(lambda p: sum(anp.sum(v * a) for v, a in zip(V, grad(lambda q: anp.sum(loss(q, x, y)))(p))))(params)))
+    for d in (g, hv):
+        fast, plain = d[mlp.cross_entropy], d[mlp.cross_entropy_reference]
+        scale = max(np.max(np.abs(b)) for b in plain)
+        assert all(np.isfinite(a).all() and np.max(np.abs(a - b)) <= 1e-12 * scale for a, b in zip(fast, plain))
+
+
 def test_the_gradient_is_softmax_minus_y():
     """For logits z = x W + b: dL/dz_k = (softmax(z_k) - y_k) / K, so dL/db = mean_k (p_k - y_k) and dL/dW = x^T (p - y) / K
     (the derivation is in tutorials/12-classification.md)."""

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from oracles import directional_check
-from problems import inner_lrs, inner_steps, problems
+from problems import classification_problems, inner_lrs, inner_steps, problems
 from tinymeta import maml, mlp, sinusoid
 
 
@@ -105,9 +105,26 @@ def test_bad_shapes_name_the_shapes(x_shape, y_shape):
             loss(params, np.zeros(x_shape), np.zeros(y_shape))
 
 
-# ----- the fast path: hand-derived gradient and Hessian-vector product (tutorials/08) -----
+# ----- the fast path: hand-derived gradient and Hessian-vector product (tutorials/08), for both losses -----
 
 LAYOUTS = ("shared", "per_task", "extra_axis", "one_task")
+REFERENCE = {mlp.mse: mlp.mse_reference, mlp.cross_entropy: mlp.cross_entropy_reference}
+FAST = pytest.mark.parametrize("loss", REFERENCE, ids=lambda f: f.__name__)
+
+
+@st.composite
+def labelled(draw):
+    """A classification problem whose support labels are one-hot, or any real numbers: the cross-entropy
+    lse(z) - y . z and its derivatives (delta = p - y) hold for every y, not only for y summing to 1."""
+    params, tasks, rng = draw(classification_problems())
+    if draw(st.booleans()):
+        tasks = tasks._replace(y_support=rng.normal(size=tasks.y_support.shape))
+    return params, tasks, rng
+
+
+def problem_for(loss, data):
+    """A regression problem for mse, a classification one for cross_entropy."""
+    return data.draw(problems() if loss is mlp.mse else labelled())
 
 
 def arrange(problem, layout):
@@ -138,28 +155,31 @@ def weighted(loss, x, y, w):
     return lambda p: anp.sum(w * loss(p, x, y))
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_fast_mse_has_the_reference_value(problem, layout):
-    params, x, y, _ = arrange(problem, layout)
-    fast, ref = mlp.mse(params, x, y), mlp.mse_reference(params, x, y)
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_fast_loss_has_the_reference_value(loss, data, layout):
+    params, x, y, _ = arrange(problem_for(loss, data), layout)
+    fast, ref = loss(params, x, y), REFERENCE[loss](params, x, y)
     assert np.shape(fast) == np.shape(ref) == np.broadcast_shapes(x.shape[:-2], params[0].shape[:-2])
     assert np.allclose(fast, ref, rtol=1e-13, atol=0)
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_hand_gradient_equals_autograd_of_the_plain_forward(problem, layout):
-    params, x, y, rng = arrange(problem, layout)
-    w = rng.uniform(0.5, 2, np.shape(mlp.mse(params, x, y)))  # an arbitrary weight per task
-    hand = grad(weighted(mlp.mse, x, y, w))(params)
-    auto = grad(weighted(mlp.mse_reference, x, y, w))(params)
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_hand_gradient_equals_autograd_of_the_plain_forward(loss, data, layout):
+    params, x, y, rng = arrange(problem_for(loss, data), layout)
+    w = rng.uniform(0.5, 2, np.shape(loss(params, x, y)))  # an arbitrary weight per task
+    hand = grad(weighted(loss, x, y, w))(params)
+    auto = grad(weighted(REFERENCE[loss], x, y, w))(params)
     assert close(hand, auto)
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_hand_gradient_matches_finite_differences(problem, layout):
-    params, x, y, rng = arrange(problem, layout)
-    f = weighted(mlp.mse, x, y, 1.0)
-    directional_check(f, params, grad(f)(params), rng, "mlp.mse hand gradient")
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_hand_gradient_matches_finite_differences(loss, data, layout):
+    params, x, y, rng = arrange(problem_for(loss, data), layout)
+    f = weighted(loss, x, y, 1.0)
+    directional_check(f, params, grad(f)(params), rng, f"mlp.{loss.__name__} hand gradient")
 
 
 def hvp_along(loss, x, y, w, V):
@@ -167,69 +187,76 @@ def hvp_along(loss, x, y, w, V):
     return lambda p: sum(anp.sum(v * g) for v, g in zip(V, grad(weighted(loss, x, y, w))(p)))
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_hand_hessian_vector_product_equals_autograd_of_the_plain_forward(problem, layout):
-    params, x, y, rng = arrange(problem, layout)
-    w = rng.uniform(0.5, 2, np.shape(mlp.mse(params, x, y)))
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_hand_hessian_vector_product_equals_autograd_of_the_plain_forward(loss, data, layout):
+    params, x, y, rng = arrange(problem_for(loss, data), layout)
+    w = rng.uniform(0.5, 2, np.shape(loss(params, x, y)))
     V = [rng.standard_normal(p.shape) for p in params]
-    assert close(grad(hvp_along(mlp.mse, x, y, w, V))(params), grad(hvp_along(mlp.mse_reference, x, y, w, V))(params))
+    assert close(grad(hvp_along(loss, x, y, w, V))(params), grad(hvp_along(REFERENCE[loss], x, y, w, V))(params))
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_hand_hessian_vector_product_matches_finite_differences(problem, layout):
-    params, x, y, rng = arrange(problem, layout)
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_hand_hessian_vector_product_matches_finite_differences(loss, data, layout):
+    params, x, y, rng = arrange(problem_for(loss, data), layout)
     V = [rng.standard_normal(p.shape) for p in params]
-    f = hvp_along(mlp.mse, x, y, 1.0, V)
-    directional_check(f, params, grad(f)(params), rng, "mlp.mse hand Hessian-vector product")
+    f = hvp_along(loss, x, y, 1.0, V)
+    directional_check(f, params, grad(f)(params), rng, f"mlp.{loss.__name__} hand Hessian-vector product")
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_derivative_of_the_gradient_along_the_task_weights(problem, layout):
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_derivative_of_the_gradient_along_the_task_weights(loss, data, layout):
     """The backprop primitive also differentiates with respect to its upstream weights g."""
-    params, x, y, rng = arrange(problem, layout)
-    w = rng.uniform(0.5, 2, np.shape(mlp.mse(params, x, y)))
+    params, x, y, rng = arrange(problem_for(loss, data), layout)
+    w = rng.uniform(0.5, 2, np.shape(loss(params, x, y)))
     V = [rng.standard_normal(p.shape) for p in params]
-    along = lambda loss: grad(lambda w: hvp_along(loss, x, y, w, V)(params))(w)
-    hand, auto = along(mlp.mse), along(mlp.mse_reference)
+    along = lambda f: grad(lambda w: hvp_along(f, x, y, w, V)(params))(w)
+    hand, auto = along(loss), along(REFERENCE[loss])
     assert np.shape(hand) == np.shape(w) and np.allclose(hand, auto, rtol=1e-10, atol=1e-12)
 
 
-@given(problems(), st.sampled_from(LAYOUTS))
-def test_third_derivatives_still_flow(problem, layout):
+@FAST
+@given(data=st.data(), layout=st.sampled_from(LAYOUTS))
+def test_third_derivatives_still_flow(loss, data, layout):
     """The Hessian-vector product is itself written in autograd.numpy: differentiate it once more."""
-    params, x, y, rng = arrange(problem, layout)
+    params, x, y, rng = arrange(problem_for(loss, data), layout)
     V, U = ([rng.standard_normal(p.shape) for p in params] for _ in range(2))
-    third = lambda loss: grad(lambda p: sum(anp.sum(u * h) for u, h in zip(U, grad(hvp_along(loss, x, y, 1.0, V))(p))))
-    assert close(third(mlp.mse)(params), third(mlp.mse_reference)(params), rtol=1e-9)
+    third = lambda f: grad(lambda p: sum(anp.sum(u * h) for u, h in zip(U, grad(hvp_along(f, x, y, 1.0, V))(p))))
+    assert close(third(loss)(params), third(REFERENCE[loss])(params), rtol=1e-9)
 
 
-@given(problems(), inner_lrs, inner_steps, st.booleans())
-def test_meta_gradient_through_the_fast_path_equals_the_plain_path(problem, inner_lr, steps, first_order):
-    params, tasks, rng = problem
-    fast = grad(maml.meta_loss)(params, tasks, mlp.mse, inner_lr, steps, first_order)
-    plain = grad(maml.meta_loss)(params, tasks, mlp.mse_reference, inner_lr, steps, first_order)
+@FAST
+@given(data=st.data(), inner_lr=inner_lrs, steps=inner_steps, first_order=st.booleans())
+def test_meta_gradient_through_the_fast_path_equals_the_plain_path(loss, data, inner_lr, steps, first_order):
+    params, tasks, rng = problem_for(loss, data)
+    fast = grad(maml.meta_loss)(params, tasks, loss, inner_lr, steps, first_order)
+    plain = grad(maml.meta_loss)(params, tasks, REFERENCE[loss], inner_lr, steps, first_order)
     assert close(fast, plain)
-    f = lambda p: maml.meta_loss(p, tasks, mlp.mse, inner_lr, steps)
-    directional_check(f, params, grad(f)(params), rng, "maml.meta_loss via fast mse")
+    f = lambda p: maml.meta_loss(p, tasks, loss, inner_lr, steps)
+    directional_check(f, params, grad(f)(params), rng, f"maml.meta_loss via fast {loss.__name__}")
 
 
-@given(problems())
-def test_gradient_with_respect_to_the_data_takes_the_plain_path(problem):
-    params, tasks, _ = problem
+@FAST
+@given(data=st.data())
+def test_gradient_with_respect_to_the_data_takes_the_plain_path(loss, data):
+    params, tasks, _ = problem_for(loss, data)
     x, y = tasks.x_support, tasks.y_support
     for argnum in (1, 2):
-        hand = grad(lambda *a: anp.sum(mlp.mse(*a)), argnum)(params, x, y)
-        auto = grad(lambda *a: anp.sum(mlp.mse_reference(*a)), argnum)(params, x, y)
+        hand = grad(lambda *a: anp.sum(loss(*a)), argnum)(params, x, y)
+        auto = grad(lambda *a: anp.sum(REFERENCE[loss](*a)), argnum)(params, x, y)
         assert np.allclose(hand, auto, rtol=1e-12, atol=1e-14)
 
 
-def test_fast_path_is_one_recorded_step():
-    """What makes it fast: autograd records one node for mse, where the plain forward needs many."""
+@FAST
+def test_fast_path_is_one_recorded_step(loss):
+    """What makes it fast: autograd records one node for the loss, where the plain forward needs many."""
     rng = np.random.default_rng(0)
-    params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, 3, 4, 4)
-    x, y = tasks.x_support, tasks.y_support
+    params, tasks = mlp.init(rng, (1, 40, 40, 3)), sinusoid.sample_tasks(rng, 3, 4, 4)
+    x, y = tasks.x_support, np.eye(3)[rng.integers(0, 3, (3, 4))]  # (T, K, 3): targets, or one-hot labels
 
-    def recorded(loss):
-        _, end = trace(VJPNode.new_root(), lambda p: anp.sum(loss(p, x, y)), params)
+    def recorded(f):
+        _, end = trace(VJPNode.new_root(), lambda p: anp.sum(f(p, x, y)), params)
         return len(list(toposort(end)))
-    assert recorded(mlp.mse) < recorded(mlp.mse_reference) / 2
+    assert recorded(loss) < recorded(REFERENCE[loss]) / 2

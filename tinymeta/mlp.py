@@ -4,12 +4,12 @@ params = [W1, b1, W2, b2, ...] with W of shape (n_in, n_out) and b of shape (n_o
 Every array may carry the same extra leading task axes, (T, n_in, n_out) and (T, n_out),
 so that one call evaluates T different networks on T different tasks at once.
 
-`predict` and `mse_reference` are the model as you would write it; autograd differentiates them
-one operation at a time. `mse`, the loss the algorithms use, computes the same numbers through
-mlp_fast.py, whose gradient and Hessian-vector product are derived by hand
-(tutorials/08-fast-gradients.md): autograd then records one step where it would record dozens
-(see `make bench` for what that buys). Copied out without mlp_fast.py, this file still works:
-`mse` is then `mse_reference` (the same numbers, more slowly); copy mlp_fast.py along and write
+`predict`, `mse_reference` and `cross_entropy_reference` are the model as you would write it; autograd
+differentiates them one operation at a time. `mse` and `cross_entropy`, the losses the algorithms use,
+compute the same numbers through mlp_fast.py, whose gradients and Hessian-vector products are derived by
+hand (tutorials/08-fast-gradients.md): autograd then records one step where it would record dozens
+(see `make bench` for what that buys). Copied out without mlp_fast.py, this file still works: each loss
+is then its reference (the same numbers, more slowly); copy mlp_fast.py along and write
 `import mlp_fast` to keep the fast path.
 """
 import autograd.numpy as np
@@ -90,14 +90,14 @@ def check(params, x, y):
 
 # ----- classification: softmax cross-entropy and accuracy (tutorials/12-classification.md) -----
 
-def cross_entropy(params, x, y):
+def cross_entropy_reference(params, x, y):
     """Softmax cross-entropy per task, the mean over its K examples: x (..., K, n_in), y (..., K, N) one-hot
     labels (or any probabilities) -> shape x.shape[:-2]. The network's N outputs are logits z, and
 
         loss = log sum_j exp(z_j) - sum_j y_j z_j,
 
     the log-sum-exp taken as m + log sum_j exp(z_j - m) with m = max_j z_j, so that no exp overflows.
-    Differentiated by autograd op by op (m drops out of the gradient). Lists are taken as arrays.
+    Differentiated by autograd op by op (m drops out of the gradient): the definition of `cross_entropy`.
     """
     params, x, y = arrays(params), array(x), array(y)
     check(params, x, y)
@@ -105,6 +105,17 @@ def cross_entropy(params, x, y):
     top = np.max(logits, axis=-1, keepdims=True)  # (..., K, 1)
     log_sum_exp = top[..., 0] + np.log(np.sum(np.exp(logits - top), axis=-1))  # (..., K)
     return np.mean(log_sum_exp - np.sum(y * logits, axis=-1), axis=-1)
+
+
+def cross_entropy(params, x, y):
+    """Softmax cross-entropy per task: x (..., K, n_in), y (..., K, N) -> shape x.shape[:-2]. Same value as
+    cross_entropy_reference; its gradient, softmax(z) - y per example over K, to any order from hand-derived
+    backprop, as mse's. Lists are taken as arrays."""
+    params, x, y = arrays(params), array(x), array(y)
+    if mlp_fast is None or isbox(x) or isbox(y):  # copied out alone, or differentiating w.r.t. the data
+        return cross_entropy_reference(params, x, y)
+    check(params, x, y)
+    return mlp_fast.cross_entropy(x, y, *params)  # one autograd primitive
 
 
 def accuracy(params, x, y):

@@ -1,20 +1,74 @@
-"""The fast path of mlp.mse: the loss, its gradient and its Hessian-vector product derived by hand.
+"""The fast path of mlp.mse and mlp.cross_entropy: each loss, its gradient and its Hessian-vector product
+derived by hand.
 
-`mse(x, y, *params)` is one autograd primitive whose derivative is another primitive, `mse_grad`,
-whose own derivative is `mse_hvp` (Pearlmutter's R-operator), so autograd records one step per loss
-instead of one per operation, to any order. Derived step by step, and checked, in
-tutorials/08-fast-gradients.md; mlp.mse is the way in (it checks shapes first). Written with
-operators and array methods only (h @ W, a.sum(), a.swapaxes()): on plain arrays these are plain
-NumPy calls, on autograd's boxes they are recorded, so the same lines serve both. ReLU'(0) is taken as 0.
+`loss(kind, x, y, *params)` is one autograd primitive whose derivative is another primitive, `loss_grad`,
+whose own derivative is `loss_hvp` (Pearlmutter's R-operator), so autograd records one step per loss
+instead of one per operation, to any order. The two losses share the network and so the forward pass,
+backprop and its R-derivative; they differ only at the output z = z_L, in `kind`: the loss per task,
+delta_L = d loss / d z, and d delta_L along dz (its R-derivative). Per task of K examples,
+
+    MSE:            (1/(K n)) sum (z - y)^2,     delta_L = 2/(K n) (z - y),   d delta_L = 2/(K n) dz
+    cross-entropy:  (1/K) sum_k [lse(z_k) - y_k . z_k],   delta_L = (p - y) / K,
+                    d delta_L = (p dz - p (p . dz)) / K,   p = softmax(z) along the classes,
+
+lse the log-sum-exp, computed max-shifted, and the cross-entropy's delta_L = p - y holds for any y (it is
+-sum y log p when each y_k sums to 1, as one-hot labels do). Derived step by step, and checked, in
+tutorials/08-fast-gradients.md; mlp.mse and mlp.cross_entropy are the way in (they check shapes first).
+Written with operators and array methods only (h @ W, a.sum(), a.swapaxes()) and autograd.numpy: on plain
+arrays these are plain NumPy calls, on autograd's boxes they are recorded, so the same lines serve both.
+ReLU'(0) is taken as 0.
 """
+from collections import namedtuple
+
 import autograd.numpy as np
 from autograd.extend import defvjp_argnums, primitive
 
+Kind = namedtuple("Kind", "value delta d_delta")
+Kind.__doc__ = """A loss at the network's output z (..., K, n_out): value(z, y) per task (...), delta(z, y) = d value / dz,
+d_delta(z, y, dz) = the derivative of delta along dz."""
+
+MSE = Kind(lambda z, y: ((z - y) ** 2).mean(axis=(-2, -1)),
+           lambda z, y: 2.0 / (z.shape[-2] * z.shape[-1]) * (z - y),
+           lambda z, y, dz: 2.0 / (z.shape[-2] * z.shape[-1]) * dz)
+
+
+def log_sum_exp(z):
+    """log sum_j exp(z_j) along the last axis, as m + log sum_j exp(z_j - m), m = max_j z_j: no exp overflows."""
+    top = z.max(axis=-1, keepdims=True)
+    return top[..., 0] + np.log(np.exp(z - top).sum(axis=-1))
+
+
+def softmax(z):
+    """exp(z_j) / sum_i exp(z_i) along the last axis, max-shifted like log_sum_exp."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _cross_entropy_d_delta(z, y, dz):
+    """(d softmax(z) along dz) / K: softmax's Jacobian is diag(p) - p p^T."""
+    p = softmax(z)
+    return (p * dz - p * (p * dz).sum(axis=-1, keepdims=True)) / z.shape[-2]
+
+
+CROSS_ENTROPY = Kind(lambda z, y: (log_sum_exp(z) - (y * z).sum(axis=-1)).mean(axis=-1),
+                     lambda z, y: (softmax(z) - y) / z.shape[-2],
+                     _cross_entropy_d_delta)
+
 
 @primitive
+def loss(kind, x, y, *params):
+    """The loss per task as one autograd primitive: x (..., K, n_in), y (..., K, n_out) -> x.shape[:-2]."""
+    return kind.value(forward(params, x)[2], y)
+
+
 def mse(x, y, *params):
-    """Mean squared error per task as one autograd primitive: x (..., K, n_in), y (..., K, n_out) -> x.shape[:-2]."""
-    return ((forward(params, x)[2] - y) ** 2).mean(axis=(-2, -1))
+    """Mean squared error per task: loss(MSE, ...)."""
+    return loss(MSE, x, y, *params)
+
+
+def cross_entropy(x, y, *params):
+    """Softmax cross-entropy per task, the mean over its K examples: loss(CROSS_ENTROPY, ...)."""
+    return loss(CROSS_ENTROPY, x, y, *params)
 
 
 def forward(params, x):
@@ -29,14 +83,14 @@ def forward(params, x):
 
 
 @primitive
-def mse_grad(g, x, y, *params):
-    """Backprop: the gradient of sum(g * mse(params, x, y)) with respect to every parameter.
+def loss_grad(kind, g, x, y, *params):
+    """Backprop: the gradient of sum(g * loss(kind, x, y, *params)) with respect to every parameter.
 
-    delta_L = c g (out - y) with c = 2 / (K n_out),   delta_{l-1} = (delta_l W_l^T) * mask_{l-1},
+    delta_L = g kind.delta(z_L, y),   delta_{l-1} = (delta_l W_l^T) * mask_{l-1},
     dL/dW_l = h_{l-1}^T delta_l,   dL/db_l = sum over K of delta_l.   Returns a tuple like params.
     """
     hs, masks, out = forward(params, x)
-    delta = _c(out) * _per_task(g) * (out - y)  # (..., K, n_out)
+    delta = _per_task(g) * kind.delta(out, y)  # (..., K, n_out)
     grads = []
     for l in reversed(range(len(hs))):
         W = params[2 * l]
@@ -46,13 +100,18 @@ def mse_grad(g, x, y, *params):
     return tuple(grads[::-1])
 
 
-def mse_hvp(g, x, y, params, V):
+def mse_grad(g, x, y, *params):
+    """The gradient of sum(g * mse(x, y, *params)): loss_grad(MSE, ...)."""
+    return loss_grad(MSE, g, x, y, *params)
+
+
+def loss_hvp(kind, g, x, y, params, V):
     """Hessian-vector product (Pearlmutter's R-operator): push V = (dW_l, db_l) forward, then back.
 
     dz_l = dh_{l-1} W_l + h_{l-1} dW_l + db_l,   dh_l = dz_l * mask_l,   dh_0 = 0 (x does not move);
-    d delta_L = c g dz_L,   d delta_{l-1} = (d delta_l W_l^T + delta_l dW_l^T) * mask_{l-1};
+    d delta_L = g kind.d_delta(z_L, y, dz_L),   d delta_{l-1} = (d delta_l W_l^T + delta_l dW_l^T) * mask_{l-1};
     H V = (dh_{l-1}^T delta_l + h_{l-1}^T d delta_l,  sum over K of d delta_l).
-    The gradient is linear in g, so its derivative along g is c sum over (K, n_out) of (out - y) dz_L.
+    The gradient is linear in g, so its derivative along g is sum over (K, n_out) of kind.delta(z_L, y) dz_L.
     """
     hs, masks, out = forward(params, x)
     dhs = [None]  # dh_0 = 0
@@ -62,7 +121,8 @@ def mse_hvp(g, x, y, params, V):
             dz = dz + dhs[l] @ params[2 * l]
         if l < len(masks):
             dhs.append(dz * masks[l])
-    delta, ddelta = _c(out) * _per_task(g) * (out - y), _c(out) * _per_task(g) * dz
+    out_delta = kind.delta(out, y)  # (..., K, n_out), before weighting by g
+    delta, ddelta = _per_task(g) * out_delta, _per_task(g) * kind.d_delta(out, y, dz)
     hv = []
     for l in reversed(range(len(hs))):
         W = params[2 * l]
@@ -73,13 +133,12 @@ def mse_hvp(g, x, y, params, V):
         if l:
             ddelta = (ddelta @ _t(W) + delta @ _t(V[2 * l])) * masks[l - 1]
             delta = (delta @ _t(W)) * masks[l - 1]
-    dg = _c(out) * ((out - y) * dz).sum(axis=(-2, -1))
-    return hv[::-1], _sum_to(dg, g)
+    return hv[::-1], _sum_to((out_delta * dz).sum(axis=(-2, -1)), g)
 
 
-def _c(out):
-    """d mean(e^2) / de = c e for e of shape (..., K, n_out): c = 2 / (K n_out)."""
-    return 2.0 / (out.shape[-2] * out.shape[-1])
+def mse_hvp(g, x, y, params, V):
+    """H V and the derivative along g for the mean squared error: loss_hvp(MSE, ...)."""
+    return loss_hvp(MSE, g, x, y, params, V)
 
 
 def _per_task(g):
@@ -100,23 +159,23 @@ def _sum_to(a, like):
     return a.sum(axis=axes, keepdims=True) if axes else a
 
 
-def mse_vjp(argnums, loss, args, kwargs):
-    """VJP of mse: g -> the parameter gradients, themselves computed by a primitive (mse_grad)."""
-    x, y, *params = args
-    if min(argnums) < 2:  # not reached through mse, which takes the plain path for boxed x or y
-        raise NotImplementedError("mlp_fast.mse: no gradient with respect to x or y; use mse_reference")
-    return lambda g: _pick(mse_grad(g, x, y, *params), [i - 2 for i in argnums])
+def loss_vjp(argnums, value, args, kwargs):
+    """VJP of loss: g -> the parameter gradients, themselves computed by a primitive (loss_grad)."""
+    kind, x, y, *params = args
+    if min(argnums) < 3:  # not reached through mlp's losses, which take the plain path for boxed x or y
+        raise NotImplementedError("mlp_fast.loss: no gradient with respect to x or y; use mlp's *_reference")
+    return lambda g: _pick(loss_grad(kind, g, x, y, *params), [i - 3 for i in argnums])
 
 
-def mse_grad_vjp(argnums, grads, args, kwargs):
-    """VJP of mse_grad: V -> (V . d grad / d g, H V); written in autograd.numpy, so it differentiates too."""
-    g, x, y, *params = args
-    if 1 in argnums or 2 in argnums:
-        raise NotImplementedError("mlp_fast.mse_grad: no derivative with respect to x or y; use mse_reference")
+def loss_grad_vjp(argnums, grads, args, kwargs):
+    """VJP of loss_grad: V -> (V . d grad / d g, H V); written in autograd.numpy, so it differentiates too."""
+    kind, g, x, y, *params = args
+    if 2 in argnums or 3 in argnums:
+        raise NotImplementedError("mlp_fast.loss_grad: no derivative with respect to x or y; use mlp's *_reference")
 
     def vjp(V):
-        hv, dg = mse_hvp(g, x, y, params, V)
-        return [dg if i == 0 else hv[i - 3] for i in argnums]
+        hv, dg = loss_hvp(kind, g, x, y, params, V)
+        return [dg if i == 1 else hv[i - 4] for i in argnums]
     return vjp
 
 
@@ -124,5 +183,5 @@ def _pick(seq, indices):
     return [seq[i] for i in indices]
 
 
-defvjp_argnums(mse, mse_vjp)
-defvjp_argnums(mse_grad, mse_grad_vjp)
+defvjp_argnums(loss, loss_vjp)
+defvjp_argnums(loss_grad, loss_grad_vjp)

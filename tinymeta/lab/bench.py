@@ -4,6 +4,8 @@ One meta-iteration is what training repeats: the meta-gradient on a fresh batch 
 plus an Adam step on the whole meta dict (task sampling is not timed). The paper's setting (Finn et
 al. 2017): MLP 1-40-40-1, 25 tasks, K = 10 support and 10 query points, one inner SGD step of 0.01.
 Each algorithm module present is benchmarked; the ones written later are picked up when they exist.
+Last, classification: exact and first-order MAML on Omniglot 5-way 1-shot as training runs them, through
+the registry, beside the plain op-by-op cross-entropy.
 Timings are medians of wall-clock time; other programs running on the machine inflate them.
 """
 import argparse
@@ -18,8 +20,8 @@ from importlib.metadata import version
 import numpy as np
 from autograd import grad
 
-from tinymeta import mlp, sinusoid
-from tinymeta.lab import malloc
+from tinymeta import maml, mlp, sinusoid
+from tinymeta.lab import families, malloc, registry, train
 from tinymeta.lab.optim import adam, flatten
 
 INNER_LR, META_LR = 0.01, 1e-3
@@ -64,14 +66,14 @@ def available():
     return found
 
 
-def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, seconds, warmup=3):
-    """Median wall-clock ms of meta_gradient + Adam over fresh task batches, after `warmup` untimed
-    ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
+def ms_per_iteration(meta_gradient, meta, sample, iterations, seconds, warmup=3):
+    """Median wall-clock ms of meta_gradient + Adam over fresh task batches from sample(), after `warmup`
+    untimed ones: `iterations` timed iterations, or fewer (but at least 5) if they would take over `seconds`."""
     n = flatten(meta)[0].size
     state, times = (0, np.zeros(n), np.zeros(n)), []  # Adam's (t, m, v), as in training
     enough = lambda: min(iterations, max(5, seconds / np.median(times))) if times else iterations
     while len(times) < enough():
-        tasks = sinusoid.sample_tasks(rng, meta_batch, k, k)
+        tasks = sample()
         start = time.perf_counter()
         with np.errstate(all="ignore"):  # timing only: a setting that overflows on random tasks costs the same
             meta, state = adam(meta, meta_gradient(meta, tasks), state, META_LR)
@@ -81,6 +83,11 @@ def ms_per_iteration(meta_gradient, meta, rng, meta_batch, k, iterations, second
         else:
             times.append(elapsed)
     return 1e3 * float(np.median(times))
+
+
+def sinusoids(rng, meta_batch, k):
+    """sample() for ms_per_iteration: a fresh batch of sinusoid tasks, K = k support and query points."""
+    return lambda: sinusoid.sample_tasks(rng, meta_batch, k, k)
 
 
 def algorithm_costs(modules, args, rng):
@@ -94,7 +101,7 @@ def algorithm_costs(modules, args, rng):
                 T, s, lr = (value, 1, INNER_LR) if axis == "meta_batch" else (args.paper_meta_batch, value, SWEEP_LR)
                 meta = make_meta(module, mlp.init(rng), s, lr)
                 f = lambda meta, tasks: meta_gradient(module, meta, tasks, s, lr)
-                costs[name][axis, value] = ms_per_iteration(f, meta, rng, T, args.k, args.iterations, args.seconds)
+                costs[name][axis, value] = ms_per_iteration(f, meta, sinusoids(rng, T, args.k), args.iterations, args.seconds)
     return costs
 
 
@@ -111,9 +118,39 @@ def batched_against_loop(maml, args, rng):
 
         params, tasks = mlp.init(rng), sinusoid.sample_tasks(rng, T, args.k, args.k)
         difference = max(np.max(np.abs(a - b)) for a, b in zip(batched(params, tasks), loop(params, tasks)))
-        rows.append((T, *(ms_per_iteration(f, params, rng, T, args.k, args.iterations, args.seconds)
+        rows.append((T, *(ms_per_iteration(f, params, sinusoids(rng, T, args.k), args.iterations, args.seconds)
                           for f in (batched, loop)), difference))
     return rows
+
+
+def classification_costs(args, rng):
+    """(the run's config, [(path, exact MAML ms, first-order MAML ms)], difference) on Omniglot 5-way 1-shot as `train --problem omniglot`
+    runs it (train.OMNIGLOT: meta-batch 32, MLP 784-256-128-64-64-5, inner lr 0.4, one step), and the largest
+    difference between the two paths' exact meta-gradients. "registry" is the training path itself,
+    registry.ALGORITHMS[name].loss_and_grad at an iteration past any first-order phase (whatever faster path
+    it takes, this times it); "plain" is grad of maml.meta_loss with mlp.cross_entropy_reference."""
+    configs = {name: train.make_config(name, problem="omniglot", meta_batch=args.omniglot_tasks,
+                                       hidden=list(args.omniglot_hidden)) for name in ("maml", "fomaml")}
+    config = configs["maml"]
+    sample = lambda: families.sample(rng, config, config["meta_batch"], "train")
+    params = mlp.init(rng, families.sizes(config))
+
+    def registry_path(name):
+        loss_and_grad = registry.ALGORITHMS[name].loss_and_grad
+        return lambda meta, tasks: loss_and_grad(meta, tasks, configs[name], configs[name]["iterations"])[1]
+
+    def plain_path(first_order):
+        meta_loss = lambda p, tasks: maml.meta_loss(p, tasks, mlp.cross_entropy_reference, config["inner_lr"],
+                                                    config["inner_steps"], first_order)
+        return lambda meta, tasks: {"params": grad(meta_loss)(meta["params"], tasks)}
+
+    paths = {"registry": (registry_path("maml"), registry_path("fomaml")), "plain": (plain_path(False), plain_path(True))}
+    rows = [(path, *(ms_per_iteration(f, {"params": params}, sample, args.iterations, args.seconds) for f in fs))
+            for path, fs in paths.items()]
+    tasks = sample()
+    difference = max(np.max(np.abs(a - b)) for a, b in zip(paths["registry"][0]({"params": params}, tasks)["params"],
+                                                            paths["plain"][0]({"params": params}, tasks)["params"]))
+    return config, rows, difference
 
 
 def peak_memory(modules, args, rng):
@@ -136,6 +173,21 @@ def peak_memory(modules, args, rng):
             tracemalloc.stop()
         rows.append((s, *peaks, *([None] * (4 - len(peaks)))))
     return rows
+
+
+def classification_section(args, rng):
+    """The classification table of classification_costs, and the goal for exact MAML beside what it measures."""
+    config, rows, difference = classification_costs(args, rng)
+    exact, paper = rows[0][1], all(config[key] == train.OMNIGLOT[key] for key in ("meta_batch", "hidden"))
+    verdict = f"{'met' if exact <= 40 else 'not met'}" if paper else "not comparable: not the paper's setting"
+    return "\n".join([
+        f"\nOmniglot {config['ways']}-way {config['shots']}-shot, {config['meta_batch']} tasks, MLP "
+        f"{'-'.join(map(str, families.sizes(config)))}, inner lr {config['inner_lr']}, {config['inner_steps']} step(s)",
+        "registry: the training path, registry.ALGORITHMS[name].loss_and_grad (mlp.cross_entropy); "
+        "plain: grad of maml.meta_loss with mlp.cross_entropy_reference",
+        table(["path", "exact MAML ms", "first-order MAML ms"], [[p, f"{a:.2f}", f"{b:.2f}"] for p, a, b in rows]),
+        f"exact meta-gradients, registry against plain: max |difference| {difference:.1e}",
+        f"goal: exact MAML <= 40 ms; measured {exact:.2f} ms through the registry ({verdict})"])
 
 
 def table(header, rows):
@@ -175,9 +227,11 @@ def parse(argv):
         p.error(f"--iterations must be >= 1 and --seconds > 0, got {args.iterations} and {args.seconds}")
     args.k, args.paper_meta_batch = 10, 25
     args.meta_batches, args.inner_steps, args.loop_meta_batches = (1, 5, 25, 100, 400), (1, 2, 5, 10), (1, 5, 25)
+    args.omniglot_tasks, args.omniglot_hidden = train.OMNIGLOT["meta_batch"], train.OMNIGLOT["hidden"]
     if args.quick:
         args.k, args.paper_meta_batch, args.iterations, args.seconds = 3, 3, 2, 0.01
         args.meta_batches, args.inner_steps, args.loop_meta_batches = (1, 3), (1, 2), (1, 2)
+        args.omniglot_tasks, args.omniglot_hidden = 2, [8]
     return args
 
 
@@ -210,7 +264,7 @@ def main(argv=None):
     rows = []
     for loss in (mlp.mse, mlp.mse_reference):
         f = lambda params, tasks: grad(maml.meta_loss)(params, tasks, loss, INNER_LR, 1)
-        ms = ms_per_iteration(f, mlp.init(rng), rng, args.paper_meta_batch, args.k, args.iterations, args.seconds)
+        ms = ms_per_iteration(f, mlp.init(rng), sinusoids(rng, args.paper_meta_batch, args.k), args.iterations, args.seconds)
         rows.append([f"mlp.{loss.__name__}", f"{ms:.2f}"])
     print(table(["loss", "ms"], rows))
 
@@ -223,6 +277,8 @@ def main(argv=None):
     rows = [[s, f"{a:.2f}", f"{b:.2f}", *("" if c is None else f"{c:.2f}" for c in cs)]
             for s, a, b, *cs in peak_memory(modules, args, rng)]
     print(table(["inner steps", "exact MAML MB", "first-order MAML MB", "iMAML MB (no unrolling)", "iMAML Newton MB"], rows))
+
+    print(classification_section(args, rng))
 
     if args.png:
         plot(costs, args, args.png)
