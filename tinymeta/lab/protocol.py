@@ -1,6 +1,6 @@
 """What `make reproduce` runs and what it compares against: the runs, the protocol's constants, the
 hyperparameter candidates tried on validation tasks, and the published numbers (reproduce.py runs it,
-report.py and classification.py write it up), for sinusoid regression, then Omniglot classification.
+report.py and omniglot_report.py write it up), for sinusoid regression, then Omniglot classification.
 """
 
 ALGORITHMS = ("pretrain", "maml", "fomaml", "reptile", "metasgd", "lslr", "metacurvature", "enhanced", "anil")

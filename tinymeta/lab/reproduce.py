@@ -96,12 +96,12 @@ def classifies(spec):
 
 
 def table(results):
-    """results/sinusoid.json, sinusoid.md and the tables of results/README.md from every finished run's
-    result.json, and every figure of results/ drawn anew from the committed files (figures.py)."""
+    """results/sinusoid.json, sinusoid.md, omniglot.json, omniglot.md and the tables of results/README.md from every
+    finished run's result.json, and every figure of results/ drawn anew from the committed files (figures.py)."""
     from tinymeta.lab import figures, report  # matplotlib is slow to import: only here
     runs = report.load(results)
     os.makedirs(results, exist_ok=True)
-    report.write(results, runs, figures.draw(results, runs))
+    report.write(results, runs, figures.draw(results, runs), report.load(results, "omniglot"))
 
 
 def train_settings(spec, iterations, hidden, chosen):
