@@ -312,3 +312,16 @@ def test_omniglot_rows_have_every_reported_step_and_lake_s_error_as_recorded():
     text = omniglot_report.markdown(table)
     assert "| MAML | 1 | 89.7% ± 1.1% |" in text and "53.0 ± 1.0% (`omniglot-maml-5w1s`)" in text
     assert "| Bayesian program learning (BPL) | small2 | 4.0% |" in text and "| small2 | 23.75% | tinymeta | **same data** |" in text
+
+
+def test_a_classification_candidate_is_scored_by_accuracy_on_the_validation_characters(tmp_path, monkeypatch):
+    from tinymeta.lab import evaluate, families, train
+    drawn, sample = [], families.sample
+    monkeypatch.setattr(families, "sample", lambda rng, config, n, part, *a: drawn.append(part) or sample(rng, config, n, part, *a))
+    train.start(tmp_path / "r", train.make_config("maml", problem="omniglot", hidden=[4], meta_batch=2, iterations=1))
+    config, state, entry = train.load(tmp_path / "r")
+    score = reproduce.validation_score(state["meta"], entry, config, 1, (1, 3))
+    assert set(drawn) == {"validation"}
+    records = evaluate.evaluate(state["meta"], entry, config, train.validation_stream(protocol.SEED), 1, 3,
+                                protocol.VALIDATION_TASKS, part="validation")
+    assert score == (records[1]["accuracy"] + records[3]["accuracy"]) / 2

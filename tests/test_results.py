@@ -2,7 +2,8 @@
 once trained), made by committed code from the protocol's seeds with the command it records; every choice of a
 hyperparameter is the best validation score (lowest MSE, highest accuracy) among candidates that were all tried, and
 what the run trained with; a committed cell is what `evaluate` computes again; the task streams share no task;
-the reproduction time results/README.md states is the sum of the runs' own times; the conclusions results/README.md draws hold in the committed numbers."""
+the reproduction time results/README.md states is the sum of the runs' own times; the conclusions results/README.md
+draws hold in the committed numbers."""
 import json
 import re
 from pathlib import Path
