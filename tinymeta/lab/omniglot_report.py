@@ -7,6 +7,7 @@ half-width 1.96 std / sqrt(n) over tasks), and for Lake et al.'s runs {"run", "a
 "error", "trials"} (error the fraction of the 400 trials wrong). The nearest-neighbour baseline does not adapt: it
 has one row per task set, at 0 steps. No number is typed in by hand but the published ones in protocol.py.
 """
+import json
 import os
 
 from tinymeta.lab.checkpoint import write_json
@@ -160,3 +161,25 @@ def glance_lines(table):
     if nearest:
         lines += ["", f"Nearest neighbour in pixel space (no learning) on Lake et al.'s runs: {error(nearest)} error."]
     return lines
+
+
+def summary(table):
+    """At most three lines of omniglot.json's rows: MAML's 5-way accuracy after COMPARED_STEPS steps, its error on
+    Lake et al.'s runs after LAKE_STEPS steps per background, the nearest-neighbour baseline's (tutorial 12)."""
+    tested, lake = indexed(table)
+    parts = {"MAML": [f"{k}-shot {percent(r)}" for k in (1, 5)
+                      if (r := lookup(tested, f"omniglot-maml-5w{k}s", k, COMPARED_STEPS))],
+             "MAML on Lake's runs": [f"{b} {error(r)} error" for b in BACKGROUNDS
+                                     if (r := lookup(lake, f"omniglot-maml-20w1s-{b}", LAKE_STEPS))],
+             "nearest neighbour": [f"{k}-shot {percent(r)}" for k in (1, 5) if (r := lookup(tested, "omniglot-nearest", k, 0))]
+             + [f"Lake's runs {error(r)} error" for r in [lookup(lake, "omniglot-nearest", 0)] if r]}
+    return [f"{what}: {', '.join(cells)}" for what, cells in parts.items() if cells]
+
+
+def load(results=os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "results")):
+    """The rows of results/omniglot.json ([] if there is no such file yet)."""
+    path = os.path.join(results, "omniglot.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
