@@ -51,8 +51,12 @@ REPRO_FLAGS ?=
 # the published cells first, then the longest, so that two jobs finish together.
 REPRO_MULTI := $(foreach a,enhanced metacurvature lslr maml,$(foreach k,10 5,$(a)-5step-k$(k)))
 REPRO_ONE := $(foreach a,enhanced metacurvature maml metasgd pretrain fomaml lslr anil reptile,$(a)-k5 $(a)-k10)
-REPRO_NAMES := maml-finn-k10 pretrain-finn-k10 $(REPRO_MULTI) imaml-k10 imaml-k5 cavia-k10 cavia-k5 $(REPRO_ONE)
-REPRO_RESULTS := $(foreach n,$(REPRO_NAMES),$(RESULTS)/runs/$(n)/result.json)
+REPRO_SINUSOID := maml-finn-k10 pretrain-finn-k10 $(REPRO_MULTI) imaml-k10 imaml-k5 cavia-k10 cavia-k5 $(REPRO_ONE)
+# Omniglot: 5-way 1- and 5-shot of six algorithms, 20-way 1-shot on each background set, the nearest-neighbour baseline.
+REPRO_OMNIGLOT := $(foreach a,maml fomaml reptile anil metasgd pretrain,omniglot-$(a)-5w1s omniglot-$(a)-5w5s) \
+  $(foreach a,maml anil,$(foreach b,small1 small2 both,omniglot-$(a)-20w1s-$(b))) omniglot-nearest
+REPRO_NAMES := $(REPRO_SINUSOID) $(REPRO_OMNIGLOT)
+REPRO_RESULTS = $(foreach n,$(REPRO_NAMES),$(RESULTS)/runs/$(n)/result.json)
 .PHONY: reproduce reproduce-smoke
 reproduce: $(REPRO_RESULTS) | $(INSTALLED)
 	$(PY) -m tinymeta.lab.reproduce table --results $(RESULTS)
@@ -60,8 +64,10 @@ reproduce: $(REPRO_RESULTS) | $(INSTALLED)
 $(RESULTS)/runs/%/result.json: | $(INSTALLED)
 	$(PY) -m tinymeta.lab.reproduce run $* --results $(RESULTS) $(REPRO_FLAGS)
 
-# The whole pipeline with tiny budgets, so that it cannot rot (tests/test_reproduce.py runs it).
+# The whole pipeline with tiny budgets, so that it cannot rot (tests/test_reproduce.py runs it): every sinusoid
+# run, and of the Omniglot ones a selection by validation accuracy, a background set with Lake's runs, the baseline.
 SMOKE ?= build/reproduce-smoke
+REPRO_SMOKE := $(REPRO_SINUSOID) omniglot-reptile-5w1s omniglot-maml-20w1s-small1 omniglot-nearest
 reproduce-smoke: | $(INSTALLED)
-	$(MAKE) reproduce RESULTS=$(SMOKE) \
+	$(MAKE) reproduce RESULTS=$(SMOKE) REPRO_NAMES="$(REPRO_SMOKE)" \
 	  REPRO_FLAGS="--iterations 6 --validation-iterations 3 --tasks 8 --hidden 8"

@@ -81,6 +81,52 @@ def test_training_draws_turned_tasks_from_the_training_characters(tmp_path, monk
     assert tasks.turns.max() == 3 and tasks.classes.max() < len(families.characters("train"))
 
 
+def test_a_run_with_a_background_set_draws_every_character_of_that_set_and_no_other():
+    """--background small1: every character of the first minimal set is drawn, turned, and none of the second's
+    alone (Greek and Latin are in both); the pretrain head counts that set's classes; nothing else changes."""
+    small1, small2 = (omniglot.load(path) for path in omniglot.MINIMAL_SETS)
+    assert (len(small1.images), len(small2.images)) == (136, 156)  # 242 in all: Greek and Latin are in both
+    assert [len(families.characters("train", b)) for b in families.BACKGROUNDS] == [136, 156, 242]
+    config = train.make_config("maml", problem="omniglot", background="small1", ways=20)
+    tasks = families.sample(np.random.default_rng(0), config, 300, "train")
+    assert set(np.unique(tasks.classes)) == set(range(136)) and tasks.turns.max() == 3
+    unturned = families.sample(np.random.default_rng(0), dict(config, rotate=False), 30, "train")
+    drawn = np.concatenate([unturned.x_support, unturned.x_query], axis=1).reshape(-1, 784)
+    own = rows(small1.images)
+    assert all(x.tobytes() in own for x in drawn)
+    assert not rows(small2.images[~np.isin(small2.alphabet, ["Greek", "Latin"])]) & {x.tobytes() for x in drawn}
+    assert families.classes(config) == 136 * 4 and families.classes(dict(config, background="both")) == 242 * 4
+    with pytest.raises(ValueError, match="holds out no test characters"):
+        families.sample(np.random.default_rng(0), config, 1, "test")
+    without = train.make_config("maml", problem="omniglot")
+    assert "background" not in without and without == train.make_config("maml", problem="omniglot", ways=5)
+    assert "background" not in train.make_config("maml")
+
+
+def test_a_background_run_is_checked_on_its_own_set():
+    """20-way needs 20 characters in each part drawn from: the split's validation part has 24, small1 136."""
+    assert train.make_config("maml", problem="omniglot", ways=136, background="small1")["ways"] == 136
+    with pytest.raises(train.ConfigError, match="--ways 137 is more than the 136 characters of the background set small1"):
+        train.make_config("maml", problem="omniglot", ways=137, background="small1")
+    assert train.make_config("maml", problem="omniglot", ways=156, background="small2")["ways"] == 156
+    with pytest.raises(train.ConfigError, match="--ways 25 is more than the 24 characters of the smallest part"):
+        train.make_config("maml", problem="omniglot", ways=25)
+    with pytest.raises(train.ConfigError, match="--background 'small3' is not one of small1, small2, both"):
+        train.make_config("maml", problem="omniglot", background="small3")
+
+
+def test_a_background_run_is_evaluated_and_drawn_on_lakes_runs_only(capsys, tmp_path):
+    run = tmp_path / "bg"
+    assert run_cli(capsys, "train", "anil", *TINY, "--hidden", 8, "--ways", 20, "--background", "small2",
+                   "--iterations", 2, "--out", run)[0] == 0
+    code, out, _ = run_cli(capsys, "evaluate", run, "--steps", 1, "--json")
+    records = json.loads(out)
+    assert code == 0 and records["test_tasks"] is None and [r["trials"] for r in records["lake_runs"]] == [400, 400]
+    code, out, _ = run_cli(capsys, "evaluate", run, "--steps", 1)
+    assert code == 0 and "background set small2" in out and "error on Lake's 400 trials" in out
+    assert run_cli(capsys, "plot", run, "--out", tmp_path / "p.png")[0] == 0
+
+
 def rows(images):
     """Every drawing of images (n, drawings, 28, 28) as a set of byte strings, to look drawings up."""
     return {a.tobytes() for a in images.reshape(-1, 784)}
@@ -198,6 +244,8 @@ def test_help_names_the_family_flags(capsys):
     (["train", "maml", "--problem", "omniglot", "--ways", "25"], "--ways 25 is more than the 24 characters"),
     (["train", "maml", "--problem", "omniglot", "--shots", "15", "--queries", "6"], "need more than the 20 drawings"),
     (["train", "maml", "--problem", "imagenet"], "invalid choice: 'imagenet'"),
+    (["train", "maml", "--problem", "omniglot", "--background", "small"], "argument --background: invalid choice: 'small'"),
+    (["train", "maml", "--background", "small1"], "maml does not take background (those are for --problem omniglot)"),
     (["nearest", "--ways", "30"], "--ways 30 is more than the 24 characters"),
     (["evaluate", "OMNIGLOT", "--shots", "19", "--queries", "2"], "--shots 19 and --queries 2 need more than the 20"),
 ])

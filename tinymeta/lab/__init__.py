@@ -10,6 +10,7 @@ Read top-down; each module imports only those below it:
     references the obvious version of each algorithm: one task at a time, loops, dense matrices
     reproduce  make reproduce: choose on validation tasks, train, evaluate every run of protocol.py
     report     the results tables: sinusoid.json, sinusoid.md and results/README.md's, from the runs' result.json
+    omniglot_report  the Omniglot tables: omniglot.json, omniglot.md, the published numbers beside ours
     figures    every figure of results/, drawn from the committed run files: error against steps, fits, each run
     stats      paired differences of two runs task by task, the tasks left out as diverged, number formats
     protocol   what make reproduce runs, the candidates it tries, the published numbers it compares against

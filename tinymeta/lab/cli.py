@@ -60,6 +60,9 @@ def parser():
                    help=f"support (and query) points per task; omniglot: support drawings per class ({both('shots')})")
     p.add_argument("--queries", metavar="Q", type=positive_int,
                    help="omniglot: query drawings per class (default: as many as --shots)")
+    p.add_argument("--background", choices=list(families.BACKGROUNDS), help="omniglot: meta-train on every character "
+                   "of this minimal background set (or both), holding none out, to be tested on Lake et al.'s runs "
+                   "(default: a split of both sets into training, validation and test characters)")
     p.add_argument("--rotate", metavar="BOOL", type=boolean, help="omniglot: turn each training class by a random "
                    f"multiple of 90 degrees, four classes from each character (default {str(o['rotate']).lower()})")
     p.add_argument("--meta-batch", metavar="T", type=positive_int, help=f"tasks per meta-update ({both('meta_batch')})")
@@ -234,15 +237,25 @@ def evaluate_classification(args, config, state, algorithm, shots):
     if shots + queries > omniglot.DRAWINGS:
         raise train.ConfigError(f"--shots {shots} and --queries {queries} need more than the {omniglot.DRAWINGS} "
                                 f"drawings of a character")
-    try:
-        records = evaluate(state["meta"], algorithm, config, train.task_stream(args.seed, "evaluate"), shots, args.steps,
-                           args.tasks, queries)
+    background = config.get("background")
+    try:  # a run with a background set trained on all of it: it has no test characters, only Lake's runs
+        records = None if background else evaluate(state["meta"], algorithm, config, train.task_stream(args.seed, "evaluate"),
+                                                   shots, args.steps, args.tasks, queries)
     except MemoryError as e:
         raise train.OutOfMemory(f"out of memory evaluating --tasks {args.tasks} of --shots {shots} and --queries "
                                 f"{queries} ({e or 'MemoryError'})") from None
     runs = lake(state["meta"], algorithm, config, args.steps) if config["ways"] == LAKE_WAYS else None
     if args.json:
         print(json.dumps({"test_tasks": records, "lake_runs": runs}, indent=1))
+        return 0
+    if background:
+        print(f"{config['algorithm']} after {state['iteration']} iterations, trained on every character of background "
+              f"set {background} (no test characters held out)")
+        if runs is None:
+            raise train.ConfigError(f"{args.run_dir} trained on background set {background} has no test characters, "
+                                    f"and Lake et al.'s runs are {LAKE_WAYS}-way, not {config['ways']}-way")
+        print(f"Lake et al.'s {LAKE_WAYS} one-shot runs ({LAKE_WAYS}-way 1-shot, within an alphabet of the evaluation set):")
+        print(lake_table(runs))
         return 0
     print(f"{config['algorithm']} after {state['iteration']} iterations: {args.tasks} test task{'s' * (args.tasks > 1)} "
           f"(seed {args.seed}) of {config['ways']}-way {shots}-shot classification, {queries} "

@@ -6,6 +6,10 @@
     loss(config)                        -> the model's loss per task: mlp.mse or mlp.cross_entropy
     sizes(config)                       -> the network's layer widths
     sample(rng, config, n_tasks, part)  -> a batch of tasks from the "train", "validation" or "test" part
+
+An Omniglot run with a `background` ("small1", "small2" or "both": BACKGROUNDS) meta-trains on every character of
+that set and holds none out: it is tested on Lake et al.'s 20 runs of the evaluation set, as Lake et al. trained on
+the minimal background sets. A run without one trains, chooses and tests on a split of both sets (`characters`).
 """
 from functools import lru_cache
 
@@ -16,6 +20,7 @@ from tinymeta import mlp, omniglot, sinusoid
 PROBLEMS = ("sinusoid", "omniglot")
 PARTS = ("train", "validation", "test")
 TURNS = 4  # with rotate, each training character is four classes: turned by 0, 90, 180 and 270 degrees
+BACKGROUNDS = {"small1": omniglot.MINIMAL_SETS[0], "small2": omniglot.MINIMAL_SETS[1], "both": omniglot.MINIMAL_SETS}
 
 
 def problem(config):
@@ -34,16 +39,29 @@ def sizes(config):
     return (1 + config.get("n_context", 0), *config["hidden"], 1)
 
 
+def parts(config):
+    """The parts a run's tasks can be drawn from: "train" alone for a run with a background, else all three."""
+    return ("train",) if config.get("background") else PARTS
+
+
 @lru_cache(maxsize=None)
-def characters(part):
-    """The images of one part ("train", "validation", "test") of omniglot.split of the shipped characters
+def characters(part, background=None):
+    """The images of one part ("train", "validation", "test") of omniglot.split of the shipped characters, or
+    with a `background` (a key of BACKGROUNDS) every character of that set as the "train" part, the only one
     (kept: every meta-batch draws from them)."""
-    return dict(zip(PARTS, omniglot.split(omniglot.load().images)))[part]
+    if background is None:
+        return dict(zip(PARTS, omniglot.split(omniglot.load().images)))[part]
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+    if part != "train":
+        raise ValueError(f"a run with background {background} trains on all of it and holds out no {part} "
+                         f"characters: it is tested on Lake et al.'s runs")
+    return omniglot.load(BACKGROUNDS[background]).images
 
 
 def classes(config):
     """The classes of the training part: its characters, each four if the run turns them (for pretraining)."""
-    return len(characters("train")) * (TURNS if config["rotate"] else 1)
+    return len(characters("train", config.get("background"))) * (TURNS if config["rotate"] else 1)
 
 
 def sample(rng, config, n_tasks, part, shots=None, queries=None):
@@ -52,7 +70,7 @@ def sample(rng, config, n_tasks, part, shots=None, queries=None):
     shots = shots or config["shots"]
     if problem(config) == "sinusoid":  # a function of x: every part draws from the same family
         return sinusoid.sample_tasks(rng, n_tasks, shots, queries or shots)
-    return omniglot.sample_tasks(rng, characters(part), n_tasks, config["ways"], shots, queries or config["queries"],
+    return omniglot.sample_tasks(rng, characters(part, config.get("background")), n_tasks, config["ways"], shots, queries or config["queries"],
                                  rotate=part == "train" and config["rotate"])
 
 

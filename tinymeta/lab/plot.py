@@ -23,8 +23,9 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 from matplotlib.backend_bases import FigureCanvasBase  # noqa: E402
 
-from tinymeta import mlp, sinusoid  # noqa: E402
+from tinymeta import mlp, omniglot, sinusoid  # noqa: E402
 from tinymeta.lab import families, pictures  # noqa: E402
+from tinymeta.lab.train import ConfigError  # noqa: E402
 
 STEPS = (0, 1, 10)
 EPISODE_STEPS = (0, 1, 3)  # as evaluate's default for Omniglot runs
@@ -127,7 +128,10 @@ def draw_episode(fig, meta, algorithm, config, history, rng, shots, n_tasks=1):
     below, the meta-training curve. n_tasks is ignored: one task."""
     ways, queries = config["ways"], config["queries"]
     columns = min(ways, COLUMNS)
-    tasks = families.sample(rng, config, 1, "test", shots, queries)
+    if config.get("background"):  # trained on all of a background set: its test task is Lake et al.'s first run
+        tasks, shots, queries = lake_task(config), 1, 1
+    else:
+        tasks = families.sample(rng, config, 1, "test", shots, queries)
     truth = np.argmax(tasks.y_query[0], axis=-1)  # (N * Q,)
     predicted = {s: np.argmax(mlp.predict(algorithm.adapt(meta, tasks.x_support, tasks.y_support, config, s),
                                           tasks.x_query)[0], axis=-1) for s in EPISODE_STEPS}  # (N * Q,) each
@@ -155,6 +159,17 @@ def draw_episode(fig, meta, algorithm, config, history, rng, shots, n_tasks=1):
                               f"\n{score} of {ways * queries} right", fontsize=9)
     if history is not None:
         draw_curve(fig.add_subplot(grid[rows, :]), history, config)
+
+
+def lake_task(config):
+    """Lake et al.'s first run as one task of sample_tasks' layout: query j is the test image of class j."""
+    runs = omniglot.lake_tasks(omniglot.lake_runs())
+    if config["ways"] != runs.y_query.shape[-1]:
+        raise ConfigError(f"a run trained on background set {config['background']} has no test characters, and Lake "
+                          f"et al.'s runs are {runs.y_query.shape[-1]}-way, not {config['ways']}-way: nothing to draw")
+    order = np.argsort(np.argmax(runs.y_query[0], axis=-1))
+    return runs._replace(x_support=runs.x_support[:1], y_support=runs.y_support[:1],
+                         x_query=runs.x_query[:1, order], y_query=runs.y_query[:1, order])
 
 
 def image(ax, pixels, side):

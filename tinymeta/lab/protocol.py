@@ -1,6 +1,6 @@
 """What `make reproduce` runs and what it compares against: the runs, the protocol's constants, the
 hyperparameter candidates tried on validation tasks, and the published numbers (reproduce.py runs it,
-report.py writes it up).
+report.py and omniglot_report.py write it up), for sinusoid regression, then Omniglot classification.
 """
 
 ALGORITHMS = ("pretrain", "maml", "fomaml", "reptile", "metasgd", "lslr", "metacurvature", "enhanced", "anil")
@@ -28,14 +28,17 @@ SCHEDULED = ("msl_iterations", "first_order_iterations")
 ENHANCED_CANDIDATES = ("train", [dict(c, first_order_iterations=fo) for c in MULTI_STEP_CANDIDATES[1] for fo in (1 / 3, 0)])
 
 
-def run(algorithm, shots, settings=None, schedule=None, select=None, score_steps=(1, 10), tests=None):
+def run(algorithm, shots, settings=None, schedule=None, select=None, score_steps=(1, 10), tests=None,
+        iterations=70000, validation_iterations=5000, lake=False):
     """One run of `make reproduce`: `algorithm` meta-trained on `shots`-shot tasks with `settings` (train
     options), `schedule` (options given as fractions of the run's iterations, e.g. MAML++'s first-order phase),
-    hyperparameters chosen by `select` (a CANDIDATES entry) on the mean validation MSE after `score_steps`,
-    tested with `tests` shots (default: the trained K)."""
+    hyperparameters chosen by `select` (a CANDIDATES entry) on the mean validation MSE (classification: accuracy)
+    after `score_steps`, tested with `tests` shots (default: the trained K; none: ()) and, if `lake`, on Lake et
+    al.'s runs; `iterations` of training, `validation_iterations` for each candidate of a "train" selection."""
     return dict(algorithm=algorithm, shots=shots, settings=settings or {}, schedule=schedule or {},
                 select=select if select is not None else CANDIDATES.get(algorithm), score_steps=score_steps,
-                tests=tests or (shots,))
+                tests=(shots,) if tests is None else tests, iterations=iterations,
+                validation_iterations=validation_iterations, lake=lake)
 
 
 # Every run by name. The one-step rows use the papers' settings (Finn et al. 2017: inner lr 0.01, one step);
@@ -95,3 +98,66 @@ PUBLISHED = [
 ]
 # Goals of our own, not published numbers: Enhanced trained the MAML++ way, after 5 steps.
 GOALS = [("enhanced-5step-k5", 5, 5, 0.08), ("enhanced-5step-k10", 10, 5, 0.025)]
+
+
+# Omniglot classification (tinymeta/omniglot.py, the two minimal background sets that ship with tinymeta).
+# 5-way runs train on the split's 146 training characters, choose on its 24 validation characters and are tested on
+# 1,000 tasks of its 72 test characters, with Finn et al. 2017's MLP settings (train.OMNIGLOT: meta-batch 32, inner
+# lr 0.4, one inner step, Adam 0.001, each class turned by a multiple of 90 degrees in training), as many queries as
+# shots. 20-way 1-shot runs take Finn et al.'s 20-way settings (appendix A.1: inner lr 0.1, 5 inner steps, meta-batch
+# 16), train on every character of a minimal background set (Lake et al.'s first, second, or both) and are scored on
+# Lake et al.'s 20 one-shot runs of the evaluation set, 400 trials, as Lake et al. score them.
+OMNIGLOT_ITERATIONS = 20000  # meta-iterations of every classification run (Finn et al. train 60,000)
+OMNIGLOT_VALIDATION_ITERATIONS = 2000  # meta-iterations of each candidate of a "train" selection
+CLASSIFIERS = ("maml", "fomaml", "reptile", "anil", "metasgd", "pretrain")
+LAKE_ALGORITHMS = ("maml", "anil")
+BACKGROUNDS = ("small1", "small2", "both")  # Lake et al.'s first minimal background set, the second, both
+OMNIGLOT_STEPS = (0, 1, 3, 5, 10)  # the step counts of results/omniglot.json (tested after 0..10)
+OMNIGLOT_SCORE_STEPS = (1, 3)  # a candidate's score: the mean validation accuracy after these steps (higher is better)
+TWENTY_WAY = dict(inner_lr=0.1, inner_steps=5, meta_batch=16)
+# Settings the papers do not give for this MLP, with the candidates tried on validation characters: Reptile's inner
+# steps and rate, Meta-SGD's initial rates, and the pretrained baseline's fine-tuning rate (with the trained model).
+OMNIGLOT_CANDIDATES = {
+    "reptile": ("train", [dict(inner_steps=5, inner_lr=lr) for lr in (0.1, 0.4)]),
+    "metasgd": ("train", [dict(inner_lr=lr) for lr in (0.1, 0.4)]),
+    "pretrain": ("adapt", [dict(inner_lr=lr) for lr in (0.01, 0.04, 0.1, 0.4)]),
+}
+
+
+def classification(algorithm, ways, shots, background=None):
+    """A classification run: N-way K-shot Omniglot, tested on the test characters, or with a background set on
+    Lake et al.'s runs."""
+    settings = dict(problem="omniglot", ways=ways, **(TWENTY_WAY if ways == 20 else {}),
+                    **(dict(background=background) if background else {}))
+    return run(algorithm, shots, settings=settings, select=OMNIGLOT_CANDIDATES.get(algorithm, False),
+               score_steps=OMNIGLOT_SCORE_STEPS, tests=() if background else None, iterations=OMNIGLOT_ITERATIONS,
+               validation_iterations=OMNIGLOT_VALIDATION_ITERATIONS, lake=bool(background))
+
+
+RUNS.update({f"omniglot-{a}-5w{k}s": classification(a, 5, k) for a in CLASSIFIERS for k in (1, 5)})
+RUNS.update({f"omniglot-{a}-20w1s-{b}": classification(a, 20, 1, b) for a in LAKE_ALGORITHMS for b in BACKGROUNDS})
+# The baseline that learns nothing (omniglot.nearest_neighbour): the nearest support drawing in pixel space, on the
+# 5-way test tasks of 1 and 5 shots (the very tasks the runs are tested on) and on Lake et al.'s runs.
+NEAREST = "omniglot-nearest"
+RUNS[NEAREST] = run("nearest", 1, settings=dict(problem="omniglot", ways=5), select=False, tests=(1, 5), lake=True,
+                    iterations=0)
+
+# Published accuracy in % on 5-way tasks: (algorithm, ways, shots, mean, 95% half-width or None, source, data).
+# "other data": trained and tested on the full Omniglot (1,623 characters), not on our 242; beside ours, not a bar.
+FINN_MLP = "Finn et al. 2017, Table 1 (MLP without convolutions, full Omniglot)"
+L2L = "learn2learn, examples/vision (fully connected network, full Omniglot; github.com/learnables/learn2learn)"
+SAME, OTHER = "same data", "other data"
+OMNIGLOT_PUBLISHED = [
+    ("maml", 5, 1, 89.7, 1.1, FINN_MLP, OTHER), ("maml", 5, 5, 97.5, 0.6, FINN_MLP, OTHER),
+    ("MANN (Santoro et al. 2016)", 5, 1, 82.8, None, FINN_MLP, OTHER),
+    ("MANN (Santoro et al. 2016)", 5, 5, 94.9, None, FINN_MLP, OTHER),
+    ("maml", 5, 1, 88.9, None, L2L, OTHER),
+]
+# Published error in % on Lake et al.'s 20 runs (the same 400 trials), trained on the minimal background sets:
+# (method, background or None if it learns from none, error, source, data).
+LAKE = "Lake et al. 2015, Science 350:1332 (minimal background sets)"
+LAKE_PUBLISHED = [
+    ("Bayesian program learning (BPL)", "small1", 4.3, LAKE, SAME), ("Bayesian program learning (BPL)", "small2", 4.0, LAKE, SAME),
+    ("deep convolutional network", "small1", 24.0, LAKE, SAME), ("deep convolutional network", "small2", 22.3, LAKE, SAME),
+    ("modified Hausdorff distance (no learning)", None, 38.8, LAKE, SAME), ("people", None, 4.5, LAKE, SAME),
+]

@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from tinymeta import sinusoid
-from tinymeta.lab import train
+from tinymeta.lab import families, omniglot_report, train
 from tinymeta.lab.checkpoint import commit, write_json
 from tinymeta.lab.evaluate import DIVERGED, ci95
 from tinymeta.lab.protocol import GOALS, MULTI_STEP, PUBLISHED, REPORT_STEPS, RUNS, SCHEDULED, SHOTS, TEST_SEED
@@ -41,19 +41,22 @@ PAIRED, AGAINST = ("imaml", "cavia"), ("maml-k{k}", "maml-5step-k{k}", "maml-fin
 REGION = re.compile(r"(<!-- report: (\w+) -->\n).*?(<!-- /report -->)", re.S)
 
 
-def write(results, runs, figures=()):
-    """results/sinusoid.json and sinusoid.md from the runs (as `load` gives them), and the tables of
-    results/README.md if it exists; `figures`: the figures drawn (paths under results), for the markdown."""
+def write(results, runs, figures=(), classification=()):
+    """results/sinusoid.json and sinusoid.md from the runs (as `load` gives them), omniglot.json and omniglot.md from
+    the classification runs (load(results, "omniglot")), and the tables of results/README.md if it exists;
+    `figures`: the figures drawn (paths under results), for the markdown."""
     table, text = tables(results, runs, figures, commit())
     write_json(os.path.join(results, "sinusoid.json"), table)
     with open(os.path.join(results, "sinusoid.md"), "w") as f:
         f.write(text)
+    omniglot = omniglot_report.rows(classification)
+    omniglot_report.write(results, omniglot)
     readme = os.path.join(results, "README.md")
     if os.path.exists(readme):
         with open(readme) as f:
             text = f.read()
         with open(readme, "w") as f:
-            f.write(fill(text, table))
+            f.write(fill(text, table, omniglot))
 
 
 def tables(results, runs, figures, table_commit):
@@ -74,8 +77,9 @@ def tables(results, runs, figures, table_commit):
     return table, markdown(table, runs, figures)
 
 
-def load(results):
-    """Every finished run's result.json, in the order of protocol.RUNS (with its config.json if it lacks one)."""
+def load(results, problem="sinusoid"):
+    """Every finished run's result.json of one family ("sinusoid" or "omniglot"), in the order of protocol.RUNS
+    (with its config.json if it lacks one)."""
     runs = []
     for path in glob.glob(os.path.join(results, "runs", "*", "result.json")):
         with open(path) as f:
@@ -83,7 +87,8 @@ def load(results):
         if "config" not in r:
             with open(os.path.join(os.path.dirname(path), "config.json")) as f:
                 r["config"] = json.load(f)
-        runs.append(r)
+        if families.problem(r["config"]) == problem:
+            runs.append(r)
     order = {name: i for i, name in enumerate(RUNS)}
     return sorted(runs, key=lambda r: (order.get(r["name"], len(order)), r["name"]))
 
@@ -302,15 +307,15 @@ def paired_lines(pairs):
     return lines
 
 
-def regions(table):
-    """The tables of results/README.md, by the name in their markers."""
+def regions(table, omniglot=()):
+    """The tables of results/README.md, by the name in their markers; `omniglot`: omniglot.json's rows."""
     return {"glance": glance_lines(table), "published": published_lines(table["rows"]),
-            "paired": paired_lines(table["paired"])}
+            "paired": paired_lines(table["paired"]), "omniglot": omniglot_report.glance_lines(omniglot)}
 
 
-def fill(text, table):
+def fill(text, table, omniglot=()):
     """results/README.md's text with each `<!-- report: NAME -->` ... `<!-- /report -->` region written anew."""
-    made = regions(table)
+    made = regions(table, omniglot)
 
     def region(match):
         if match.group(2) not in made:

@@ -1,18 +1,20 @@
-"""Reproduce the published sinusoid results: `make reproduce` (or `make -j2 reproduce`).
+"""Reproduce the published sinusoid and Omniglot results: `make reproduce` (or `make -j2 reproduce`).
 
-The Makefile runs, for every algorithm and K in (5, 10), independently and skipping finished runs,
+The Makefile runs, for every run of protocol.RUNS, independently and skipping finished runs,
 
-    python -m tinymeta.lab.reproduce run ALGO-kK    # choose hyperparameters on validation tasks if needed,
+    python -m tinymeta.lab.reproduce run NAME       # choose hyperparameters on validation tasks if needed,
                                                     # meta-train (resuming a stopped run), evaluate, keep
                                                     # meta.npz
 then
-    python -m tinymeta.lab.reproduce table          # results/sinusoid.json, sinusoid.md, the tables of
-                                                    # results/README.md, and every figure of results/
+    python -m tinymeta.lab.reproduce table          # results/sinusoid.json, sinusoid.md, omniglot.json,
+                                                    # omniglot.md, the tables of results/README.md, and
+                                                    # every figure of results/
 
 Every run trains from seed 0 and is evaluated on 1,000 test tasks from the evaluate stream of seed 1
-(never seen in training or validation) with `python -m tinymeta evaluate`'s protocol. Hyperparameters
-the papers do not give are chosen on tasks from the validation stream of seed 0, never on test tasks.
-What runs, the candidates and the published numbers are in protocol.py.
+(never seen in training or validation) with `python -m tinymeta evaluate`'s protocol: sinusoids, or 5-way
+tasks of the test characters; a 20-way run trained on a background set is scored on Lake et al.'s runs instead.
+Hyperparameters the papers do not give are chosen on tasks from the validation stream of seed 0 (Omniglot: of the
+validation characters), never on test tasks. What runs, the candidates and the published numbers are in protocol.py.
 """
 import argparse
 import json
@@ -22,20 +24,25 @@ import time
 
 import numpy as np
 
-from tinymeta.lab import checkpoint, malloc, train
+from tinymeta.lab import checkpoint, families, malloc, train
 from tinymeta.lab.checkpoint import commit, write_json
-from tinymeta.lab.evaluate import evaluate
+from tinymeta.lab.evaluate import evaluate, lake, nearest
 from tinymeta.lab.flags import positive_int
-from tinymeta.lab.protocol import REPORT_STEPS, RUNS, SCHEDULED, SEED, TEST_SEED, VALIDATION_TASKS
+from tinymeta.lab.protocol import OMNIGLOT_STEPS, REPORT_STEPS, RUNS, SCHEDULED, SEED, TEST_SEED, VALIDATION_TASKS
 
 
-def run(name, results, iterations, validation_iterations, tasks, hidden):
+def run(name, results, iterations=None, validation_iterations=None, tasks=1000, hidden=None):
     """Select (if needed), train and evaluate one run of protocol.RUNS; writes results/runs/NAME/result.json
     (last, so that a run without it is unfinished) after meta.npz, the meta-parameters alone
-    (checkpoint.load_meta; the checkpoint, which holds Adam's state and the history, is not committed)."""
+    (checkpoint.load_meta; the checkpoint, which holds Adam's state and the history, is not committed).
+    iterations, validation_iterations, hidden: the run's own (protocol.RUNS, the family's network) unless given."""
     if name not in RUNS:
         raise SystemExit(f"tinymeta.lab.reproduce: unknown run {name!r}")
     spec, started, code = RUNS[name], time.time(), commit()  # the code this process runs
+    if spec["algorithm"] == "nearest":
+        return nearest_run(name, spec, results, tasks, started, code)
+    iterations, validation_iterations = iterations or spec["iterations"], validation_iterations or spec["validation_iterations"]
+    hidden = hidden or (train.OMNIGLOT if classifies(spec) else train.DEFAULTS)["hidden"]
     algorithm, shots, how = spec["algorithm"], spec["shots"], (spec["select"] or (None,))[0]
     chosen = select(name, spec, results, validation_iterations, hidden) if how == "train" else {}
     run_dir = os.path.join(results, "runs", name)
@@ -46,29 +53,55 @@ def run(name, results, iterations, validation_iterations, tasks, hidden):
     config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
     if how == "adapt":  # choose on validation tasks, with the trained model
         chosen = choose([(c, validation_score(state["meta"], entry, {**config, **c}, shots, spec["score_steps"]))
-                         for c in spec["select"][1]], os.path.join(results, "select", name + ".json"), spec["score_steps"])
+                         for c in spec["select"][1]], os.path.join(results, "select", name + ".json"), spec["score_steps"],
+                        higher=classifies(spec))
         config.update(chosen)
         checkpoint.write_config(run_dir, config)
+    steps = max(OMNIGLOT_STEPS if classifies(spec) else REPORT_STEPS)
     evaluations = {k: evaluate(state["meta"], entry, config, train.task_stream(TEST_SEED, "evaluate"),
-                               k, max(REPORT_STEPS), tasks) for k in spec["tests"]}
+                               k, steps, tasks) for k in spec["tests"]}
     checkpoint.save_meta(run_dir, state["meta"])
+    evaluate_command = ["python", "-m", "tinymeta", "evaluate", run_dir]
     commands = [train_command(algorithm, settings, run_dir)] + [
-        ["python", "-m", "tinymeta", "evaluate", run_dir, "--shots", str(k), "--steps", str(max(REPORT_STEPS)),
-         "--tasks", str(tasks), "--seed", str(TEST_SEED), "--json"] for k in evaluations]
+        [*evaluate_command, "--shots", str(k), "--steps", str(steps), "--tasks", str(tasks), "--seed", str(TEST_SEED),
+         "--json"] for k in evaluations] + ([[*evaluate_command, "--steps", str(steps), "--json"]] if spec["lake"] else [])
     result = dict(name=name, algorithm=algorithm, shots=shots, iterations=state["iteration"], diverged=diverged, seed=SEED,
                   test_seed=TEST_SEED, chosen=chosen, commit=code, started=started, finished=time.time(),
                   command=" && ".join(map(" ".join, commands)), config=config,
                   evaluations={str(k): v for k, v in evaluations.items()})
+    if spec["lake"]:  # Lake et al.'s 20 runs, as `evaluate --json` gives them ("lake_runs")
+        result["lake"] = lake(state["meta"], entry, config, steps)
     write_json(os.path.join(run_dir, "result.json"), result)
 
 
+def nearest_run(name, spec, results, tasks, started, code):
+    """The nearest-neighbour baseline as a run: no training; on the test tasks of every K of spec["tests"] (the
+    very tasks the runs are tested on) and on Lake et al.'s runs, as `python -m tinymeta nearest --json` gives them."""
+    ways, evaluations = spec["settings"]["ways"], {}
+    config = dict(problem="omniglot", ways=ways, rotate=False)
+    for k in spec["tests"]:
+        evaluations[str(k)], on_runs = nearest(dict(config, shots=k, queries=k), train.task_stream(TEST_SEED, "evaluate"),
+                                               k, k, tasks)
+    commands = [["python", "-m", "tinymeta", "nearest", "--ways", str(ways), "--shots", str(k), "--tasks", str(tasks),
+                 "--seed", str(TEST_SEED), "--json"] for k in spec["tests"]]
+    result = dict(name=name, algorithm="nearest", shots=None, iterations=0, diverged=False, seed=SEED, test_seed=TEST_SEED,
+                  chosen={}, commit=code, started=started, finished=time.time(), command=" && ".join(map(" ".join, commands)),
+                  config=config, evaluations=evaluations, lake=[on_runs])
+    write_json(os.path.join(results, "runs", name, "result.json"), result)
+
+
+def classifies(spec):
+    """Whether a run of protocol.RUNS is Omniglot classification (scored by accuracy, higher is better)."""
+    return families.problem(spec["settings"]) == "omniglot"
+
+
 def table(results):
-    """results/sinusoid.json, sinusoid.md and the tables of results/README.md from every finished run's
-    result.json, and every figure of results/ drawn anew from the committed files (figures.py)."""
+    """results/sinusoid.json, sinusoid.md, omniglot.json, omniglot.md and the tables of results/README.md from every
+    finished run's result.json, and every figure of results/ drawn anew from the committed files (figures.py)."""
     from tinymeta.lab import figures, report  # matplotlib is slow to import: only here
     runs = report.load(results)
     os.makedirs(results, exist_ok=True)
-    report.write(results, runs, figures.draw(results, runs))
+    report.write(results, runs, figures.draw(results, runs), report.load(results, "omniglot"))
 
 
 def train_settings(spec, iterations, hidden, chosen):
@@ -111,7 +144,8 @@ def execute(algorithm, settings, run_dir):
 
 
 def select(name, spec, results, validation_iterations, hidden):
-    """Meta-train every candidate briefly and keep the one with the lowest validation score."""
+    """Meta-train every candidate briefly and keep the one with the best validation score (MSE: the lowest;
+    accuracy: the highest)."""
     path = os.path.join(results, "select", name + ".json")
     if os.path.exists(path):
         with open(path) as f:
@@ -125,7 +159,7 @@ def select(name, spec, results, validation_iterations, hidden):
         config, state, entry = train.load(run_dir)
         scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"],
                                                    spec.get("stable"))))
-    return choose(scored, path, spec["score_steps"], spec.get("stable"))
+    return choose(scored, path, spec["score_steps"], spec.get("stable"), higher=classifies(spec))
 
 
 def gate(name, spec, results, iterations, hidden, run_dir):
@@ -166,28 +200,34 @@ def gate(name, spec, results, iterations, hidden, run_dir):
 
 def validation_score(meta, entry, config, shots, steps, stable=None):
     """Mean query MSE after each of `steps` adaptation steps on validation tasks: nan if that mean is not finite
-    or, with `stable`, if any task diverged (evaluate's rule) after any of 0..stable steps."""
+    or, with `stable`, if any task diverged (evaluate's rule) after any of 0..stable steps. For an Omniglot run,
+    the mean query accuracy on tasks of the validation characters."""
     records = evaluate(meta, entry, config, train.validation_stream(SEED), shots, max(*steps, stable or 0),
-                       VALIDATION_TASKS)
+                       VALIDATION_TASKS, part="validation")
     if stable and any(r["diverged"] for r in records[:stable + 1]):
         return float("nan")
-    return float(np.mean([score(records[s]["mse_query"]) for s in steps]))
+    measure = "accuracy" if families.problem(config) == "omniglot" else "mse_query"
+    return float(np.mean([score(records[s][measure]) for s in steps]))
 
 
-def score(mse):
-    return float("nan") if mse is None else mse
+def score(value):
+    return float("nan") if value is None else value
 
 
-def choose(scored, path, steps, stable=None):
-    """The candidate with the lowest finite score; every candidate's score is recorded in `path`."""
+def choose(scored, path, steps, stable=None, higher=False):
+    """The candidate with the lowest finite score, or with `higher` (accuracy) the highest; every candidate's score
+    is recorded in `path`."""
     finite = [(c, s) for c, s in scored if np.isfinite(s)]
-    chosen = min(finite, key=lambda cs: cs[1])[0] if finite else scored[0][0]
-    write_json(path, dict(chosen=chosen, how=choose_how(steps, stable),
+    chosen = (max if higher else min)(finite, key=lambda cs: cs[1])[0] if finite else scored[0][0]
+    write_json(path, dict(chosen=chosen, how=choose_how(steps, stable, higher),
                           candidates=[dict(candidate=c, score=s if np.isfinite(s) else None) for c, s in scored]))
     return chosen
 
 
-def choose_how(steps, stable=None):
+def choose_how(steps, stable=None, higher=False):
+    if higher:
+        return (f"highest mean of {describe(steps)} query accuracy on {VALIDATION_TASKS} validation tasks of the "
+                f"validation characters (validation stream of seed {SEED})")
     return (f"lowest mean of {describe(steps)} query MSE on {VALIDATION_TASKS} validation tasks (validation stream of "
             f"seed {SEED})" + (f", none of which diverged after any of 0..{stable} steps" if stable else ""))
 
@@ -203,11 +243,13 @@ def main(argv=None):
     p.add_argument("command", choices=["run", "table", "runs"], help="run NAME, table, or list the run names")
     p.add_argument("name", nargs="?", help="a run name (see `runs`), for run")
     p.add_argument("--results", default="results", help="output folder (default results)")
-    p.add_argument("--iterations", type=positive_int, default=70000, help="meta-iterations per run (70,000)")
-    p.add_argument("--validation-iterations", type=positive_int, default=5000,
-                   help="meta-iterations per candidate when choosing hyperparameters (5,000)")
+    p.add_argument("--iterations", type=positive_int,
+                   help="meta-iterations per run (default: the run's, 70,000 for sinusoids; protocol.OMNIGLOT_ITERATIONS)")
+    p.add_argument("--validation-iterations", type=positive_int, help="meta-iterations per candidate when choosing "
+                   "hyperparameters (default: the run's, 5,000 for sinusoids; protocol.OMNIGLOT_VALIDATION_ITERATIONS)")
     p.add_argument("--tasks", type=positive_int, default=1000, help="test tasks (1,000)")
-    p.add_argument("--hidden", type=positive_int, nargs="+", default=[40, 40], help="hidden widths (40 40)")
+    p.add_argument("--hidden", type=positive_int, nargs="+",
+                   help="hidden widths (default: the family's, 40 40 for sinusoids, 256 128 64 64 for Omniglot)")
     args = p.parse_args(argv)
     try:
         return command(p, args)

@@ -29,6 +29,8 @@ OMNIGLOT = dict(problem="omniglot", ways=5, shots=1, queries=None, meta_batch=32
                 meta_lr=0.001, cosine=False, iterations=60000, seed=0, hidden=[256, 128, 64, 64], rotate=True)
 # Settings a run has only when given, so that configurations written before they existed stay as they were.
 OPTIONAL = dict(clip=0.0)  # clip: the largest norm of a meta-gradient handed to Adam (0: no clipping)
+# background: meta-train on every character of one minimal set, or both, holding none out (families.BACKGROUNDS)
+OMNIGLOT_OPTIONAL = dict(background=None)
 STREAMS = {"train": 0, "evaluate": 1, "validation": 2}
 CHECKPOINT_SECONDS = 60
 
@@ -60,10 +62,12 @@ def make_config(algorithm, **given):
         raise ConfigError(f"unknown problem {problem!r}; choose from {', '.join(families.PROBLEMS)}")
     defaults = OMNIGLOT if problem == "omniglot" else DEFAULTS
     options = ALGORITHMS[algorithm].options or {}
-    unknown = set(given) - set(defaults) - set(options) - set(OPTIONAL) - {"problem"}
+    optional = {**OPTIONAL, **(OMNIGLOT_OPTIONAL if problem == "omniglot" else {})}
+    unknown = set(given) - set(defaults) - set(options) - set(optional) - {"problem"}
     if unknown:
+        omniglot_only = set(OMNIGLOT) - set(DEFAULTS) | set(OMNIGLOT_OPTIONAL)
         raise ConfigError(f"{algorithm} does not take {', '.join(sorted(unknown))}" +
-                          (" (those are for --problem omniglot)" if unknown <= set(OMNIGLOT) - set(DEFAULTS) else ""))
+                          (" (those are for --problem omniglot)" if unknown <= omniglot_only else ""))
     config = {"algorithm": algorithm, **defaults, **options, **given}
     if problem == "omniglot":
         config["queries"] = config["queries"] or config["shots"]
@@ -83,11 +87,16 @@ def meta_lr(config, iteration):
 
 
 def check_omniglot(config):
-    """Raise a ConfigError if the run's tasks cannot be drawn from every part of the characters."""
-    smallest = min(len(families.characters(part)) for part in families.PARTS)
-    if config["ways"] > smallest:
-        raise ConfigError(f"--ways {config['ways']} is more than the {smallest} characters of the smallest part "
-                          f"(validation) of the split")
+    """Raise a ConfigError if the run's tasks cannot be drawn from every part of the characters it uses
+    (families.parts: the split's three, or the background set alone)."""
+    background = config.get("background")
+    if background is not None and background not in families.BACKGROUNDS:
+        raise ConfigError(f"--background {background!r} is not one of {', '.join(families.BACKGROUNDS)}")
+    counts = {part: len(families.characters(part, background)) for part in families.parts(config)}
+    smallest = min(counts, key=counts.get)
+    if config["ways"] > counts[smallest]:
+        where = f"background set {background}" if background else f"smallest part ({smallest}) of the split"
+        raise ConfigError(f"--ways {config['ways']} is more than the {counts[smallest]} characters of the {where}")
     if config["shots"] + config["queries"] > omniglot.DRAWINGS:
         raise ConfigError(f"--shots {config['shots']} and --queries {config['queries']} need more than the "
                           f"{omniglot.DRAWINGS} drawings of a character")
