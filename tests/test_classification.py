@@ -103,6 +103,21 @@ def test_a_run_with_a_background_set_draws_every_character_of_that_set_and_no_ot
     assert "background" not in train.make_config("maml")
 
 
+def test_a_run_with_validation_trains_on_the_training_and_validation_characters_never_the_test_ones():
+    """--with-validation: the training part is the split's 146 training and 24 validation characters, there is no
+    validation part, and the test characters are those of every other run."""
+    train_part, validation, test = omniglot.split(omniglot.load().images)
+    config = train.make_config("maml", problem="omniglot", with_validation=True)
+    tasks = families.sample(np.random.default_rng(0), dict(config, rotate=False), 400, "train")
+    drawn = {x.tobytes() for x in np.concatenate([tasks.x_support, tasks.x_query], axis=1).reshape(-1, 784)}
+    assert set(np.unique(tasks.classes)) == set(range(170)) and families.classes(config) == 170 * 4
+    assert drawn & rows(validation) and drawn & rows(train_part) and not drawn & rows(test)
+    assert np.array_equal(families.of(config, "test"), test) and families.parts(config) == ("train", "test")
+    with pytest.raises(ValueError, match="holds none out for validation"):
+        families.sample(np.random.default_rng(0), config, 1, "validation")
+    assert "with_validation" not in train.make_config("maml", problem="omniglot")
+
+
 def test_a_background_run_is_checked_on_its_own_set():
     """20-way needs 20 characters in each part drawn from: the split's validation part has 24, small1 136."""
     assert train.make_config("maml", problem="omniglot", ways=136, background="small1")["ways"] == 136

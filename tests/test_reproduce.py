@@ -269,6 +269,8 @@ def test_the_classification_runs_are_finn_et_al_s_and_choose_only_on_validation_
         assert (config["ways"], config["meta_batch"], config["inner_lr"], config["inner_steps"], config["rotate"]) == \
             (5, 32, 0.4, 1, True) and config["queries"] == spec["shots"] and "background" not in config
         assert spec["tests"] == (spec["shots"],) and not spec["lake"] and spec["iterations"] == protocol.OMNIGLOT_ITERATIONS
+        assert config["with_validation"]  # settings chosen on trials that never saw the validation characters:
+        assert "with_validation" not in reproduce.held_out(reproduce.train_settings(spec, 5, [4], {}))
     for name in twenty:
         spec = runs[name]
         assert spec["settings"]["background"] in protocol.BACKGROUNDS and spec["tests"] == () and spec["lake"]
@@ -328,3 +330,24 @@ def test_a_classification_candidate_is_scored_by_accuracy_on_the_validation_char
     records = evaluate.evaluate(state["meta"], entry, config, train.validation_stream(protocol.SEED), 1, 3,
                                 protocol.VALIDATION_TASKS, part="validation")
     assert score == (records[1]["accuracy"] + records[3]["accuracy"]) / 2
+
+
+def test_an_adapt_selection_of_a_run_with_validation_scores_on_a_trial_that_never_saw_them(tmp_path, monkeypatch):
+    """pretrain chooses its fine-tuning rate on validation characters: with a model trained without them."""
+    from tinymeta.lab import train
+    spec = protocol.RUNS["omniglot-pretrain-5w1s"]
+    settings = reproduce.train_settings(spec, 3, [4], {})
+    assert settings["with_validation"]
+    config, state = reproduce.trial_for_adapting("omniglot-pretrain-5w1s", spec, str(tmp_path), 2,
+                                                 [4], dict(settings, meta_batch=2))
+    assert "with_validation" not in config and state["iteration"] == 2
+    assert (tmp_path / "select" / "omniglot-pretrain-5w1s" / "trial" / "checkpoint.npz").exists()
+    assert reproduce.trial_for_adapting("x", spec, str(tmp_path), 2, [4], reproduce.held_out(settings)) is None
+
+
+def test_candidates_of_a_run_with_validation_train_without_the_validation_characters(tmp_path, monkeypatch):
+    trained = []
+    monkeypatch.setattr(reproduce, "execute", lambda algorithm, settings, run_dir: trained.append(settings) and False)
+    spec = protocol.RUNS["omniglot-reptile-5w1s"]
+    reproduce.select("omniglot-reptile-5w1s", spec, str(tmp_path), 2, [4])
+    assert len(trained) == len(spec["select"][1]) and not any("with_validation" in s for s in trained)

@@ -63,6 +63,8 @@ def parser():
     p.add_argument("--background", choices=list(families.BACKGROUNDS), help="omniglot: meta-train on every character "
                    "of this minimal background set (or both), holding none out, to be tested on Lake et al.'s runs "
                    "(default: a split of both sets into training, validation and test characters)")
+    p.add_argument("--with-validation", action="store_true", default=None, help="omniglot: meta-train on the "
+                   "split's validation characters too, once the settings are chosen (170 characters instead of 146)")
     p.add_argument("--rotate", metavar="BOOL", type=boolean, help="omniglot: turn each training class by a random "
                    f"multiple of 90 degrees, four classes from each character (default {str(o['rotate']).lower()})")
     p.add_argument("--meta-batch", metavar="T", type=positive_int, help=f"tasks per meta-update ({both('meta_batch')})")

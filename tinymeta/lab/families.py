@@ -28,8 +28,10 @@ def problem(config):
 
 
 def loss(config):
-    """Squared error for regression, softmax cross-entropy for classification."""
-    return mlp.cross_entropy if problem(config) == "omniglot" else mlp.mse
+    """Squared error for regression, softmax cross-entropy for classification. Omniglot trains on cross-entropy's
+    plain autograd path: there, with 256-wide layers copied per task, the arithmetic outweighs the bookkeeping that
+    mlp_fast.py saves, and its primitives, each running the forward pass again, came out slower (`make bench`)."""
+    return mlp.cross_entropy_reference if problem(config) == "omniglot" else mlp.mse
 
 
 def sizes(config):
@@ -40,17 +42,31 @@ def sizes(config):
 
 
 def parts(config):
-    """The parts a run's tasks can be drawn from: "train" alone for a run with a background, else all three."""
-    return ("train",) if config.get("background") else PARTS
+    """The parts a run's tasks can be drawn from: "train" alone for a run with a background, "train" and "test"
+    for one that trains on the validation characters too, else all three."""
+    if config.get("background"):
+        return ("train",)
+    return ("train", "test") if config.get("with_validation") else PARTS
+
+
+def of(config, part):
+    """The images of `part` for the run of `config` (its background set, or its split; see `characters`)."""
+    return characters(part, config.get("background"), bool(config.get("with_validation")))
 
 
 @lru_cache(maxsize=None)
-def characters(part, background=None):
-    """The images of one part ("train", "validation", "test") of omniglot.split of the shipped characters, or
-    with a `background` (a key of BACKGROUNDS) every character of that set as the "train" part, the only one
-    (kept: every meta-batch draws from them)."""
+def characters(part, background=None, with_validation=False):
+    """The images of one part ("train", "validation", "test") of omniglot.split of the shipped characters; with
+    `with_validation` the "train" part holds the validation characters too (a run whose settings are chosen
+    already), and there is no validation part. With a `background` (a key of BACKGROUNDS) every character of that
+    set is the "train" part, the only one (kept: every meta-batch draws from them)."""
     if background is None:
-        return dict(zip(PARTS, omniglot.split(omniglot.load().images)))[part]
+        train, validation, test = omniglot.split(omniglot.load().images)
+        if with_validation and part == "validation":
+            raise ValueError("a run that trains on the validation characters holds none out for validation")
+        if with_validation and part == "train":
+            return np.concatenate([train, validation])
+        return dict(zip(PARTS, (train, validation, test)))[part]
     if background not in BACKGROUNDS:
         raise ValueError(f"background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
     if part != "train":
@@ -61,7 +77,7 @@ def characters(part, background=None):
 
 def classes(config):
     """The classes of the training part: its characters, each four if the run turns them (for pretraining)."""
-    return len(characters("train", config.get("background"))) * (TURNS if config["rotate"] else 1)
+    return len(of(config, "train")) * (TURNS if config["rotate"] else 1)
 
 
 def sample(rng, config, n_tasks, part, shots=None, queries=None):
@@ -70,7 +86,7 @@ def sample(rng, config, n_tasks, part, shots=None, queries=None):
     shots = shots or config["shots"]
     if problem(config) == "sinusoid":  # a function of x: every part draws from the same family
         return sinusoid.sample_tasks(rng, n_tasks, shots, queries or shots)
-    return omniglot.sample_tasks(rng, characters(part, config.get("background")), n_tasks, config["ways"], shots, queries or config["queries"],
+    return omniglot.sample_tasks(rng, of(config, part), n_tasks, config["ways"], shots, queries or config["queries"],
                                  rotate=part == "train" and config["rotate"])
 
 

@@ -101,14 +101,15 @@ GOALS = [("enhanced-5step-k5", 5, 5, 0.08), ("enhanced-5step-k10", 10, 5, 0.025)
 
 
 # Omniglot classification (tinymeta/omniglot.py, the two minimal background sets that ship with tinymeta).
-# 5-way runs train on the split's 146 training characters, choose on its 24 validation characters and are tested on
-# 1,000 tasks of its 72 test characters, with Finn et al. 2017's MLP settings (train.OMNIGLOT: meta-batch 32, inner
+# 5-way runs choose settings with trials trained on the split's 146 training characters and scored on its 24
+# validation characters; the run itself then trains on both parts, 170 characters, and is tested on 1,000 tasks of
+# the split's 72 test characters, with Finn et al. 2017's MLP settings (train.OMNIGLOT: meta-batch 32, inner
 # lr 0.4, one inner step, Adam 0.001, each class turned by a multiple of 90 degrees in training), as many queries as
 # shots. 20-way 1-shot runs take Finn et al.'s 20-way settings (appendix A.1: inner lr 0.1, 5 inner steps, meta-batch
 # 16), train on every character of a minimal background set (Lake et al.'s first, second, or both) and are scored on
 # Lake et al.'s 20 one-shot runs of the evaluation set, 400 trials, as Lake et al. score them.
-OMNIGLOT_ITERATIONS = 20000  # meta-iterations of every classification run (Finn et al. train 60,000)
-OMNIGLOT_VALIDATION_ITERATIONS = 2000  # meta-iterations of each candidate of a "train" selection
+OMNIGLOT_ITERATIONS = 8000  # meta-iterations of every classification run: the budget's (Finn et al. train 60,000)
+OMNIGLOT_VALIDATION_ITERATIONS = 1500  # meta-iterations of each candidate of a "train" selection
 CLASSIFIERS = ("maml", "fomaml", "reptile", "anil", "metasgd", "pretrain")
 LAKE_ALGORITHMS = ("maml", "anil")
 BACKGROUNDS = ("small1", "small2", "both")  # Lake et al.'s first minimal background set, the second, both
@@ -128,7 +129,7 @@ def classification(algorithm, ways, shots, background=None):
     """A classification run: N-way K-shot Omniglot, tested on the test characters, or with a background set on
     Lake et al.'s runs."""
     settings = dict(problem="omniglot", ways=ways, **(TWENTY_WAY if ways == 20 else {}),
-                    **(dict(background=background) if background else {}))
+                    **(dict(background=background) if background else dict(with_validation=True)))
     return run(algorithm, shots, settings=settings, select=OMNIGLOT_CANDIDATES.get(algorithm, False),
                score_steps=OMNIGLOT_SCORE_STEPS, tests=() if background else None, iterations=OMNIGLOT_ITERATIONS,
                validation_iterations=OMNIGLOT_VALIDATION_ITERATIONS, lake=bool(background))

@@ -9,7 +9,7 @@ inner rate, LSLR its own learned ones), so most entries are made by three small 
 the named settings from the run's config: `initial`, `differentiated` and `adapter`. Adding an
 algorithm is one entry, e.g. ALGORITHMS["metasgd"] = Algorithm(initial(metasgd, "inner_lr"), ...);
 each of its `options` becomes config[name] and a --flag of `train`. The model's loss comes from the run's
-task family, families.loss(config): mlp.mse for sinusoids, mlp.cross_entropy for Omniglot.
+task family, families.loss(config): mlp.mse for sinusoids, mlp.cross_entropy_reference for Omniglot.
 """
 from collections import namedtuple
 

@@ -51,8 +51,9 @@ def run(name, results, iterations=None, validation_iterations=None, tasks=1000, 
     settings = train_settings(spec, iterations, hidden, chosen)
     diverged = not execute(algorithm, settings, run_dir)
     config, state, entry = train.load(run_dir)  # if training diverged: the last good state, reported as such
-    if how == "adapt":  # choose on validation tasks, with the trained model
-        chosen = choose([(c, validation_score(state["meta"], entry, {**config, **c}, shots, spec["score_steps"]))
+    if how == "adapt":  # choose on validation tasks, with a model that never saw them
+        trial = trial_for_adapting(name, spec, results, validation_iterations, hidden, settings) or (config, state)
+        chosen = choose([(c, validation_score(trial[1]["meta"], entry, {**trial[0], **c}, shots, spec["score_steps"]))
                          for c in spec["select"][1]], os.path.join(results, "select", name + ".json"), spec["score_steps"],
                         higher=classifies(spec))
         config.update(chosen)
@@ -153,13 +154,29 @@ def select(name, spec, results, validation_iterations, hidden):
     scored = []
     for i, candidate in enumerate(spec["select"][1]):
         run_dir = os.path.join(results, "select", name, f"candidate{i}")
-        if not execute(spec["algorithm"], train_settings(spec, validation_iterations, hidden, candidate), run_dir):
+        if not execute(spec["algorithm"], held_out(train_settings(spec, validation_iterations, hidden, candidate)), run_dir):
             scored.append((candidate, float("nan")))  # diverged in training: it loses
             continue
         config, state, entry = train.load(run_dir)
         scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"],
                                                    spec.get("stable"))))
     return choose(scored, path, spec["score_steps"], spec.get("stable"), higher=classifies(spec))
+
+
+def held_out(settings):
+    """A candidate's settings: trained without the validation characters it is scored on."""
+    return {k: v for k, v in settings.items() if k != "with_validation"}
+
+
+def trial_for_adapting(name, spec, results, validation_iterations, hidden, settings):
+    """For an "adapt" selection of a run that trains on the validation characters: (config, state) of a trial run
+    of validation_iterations without them (select/NAME/trial), on which the candidates are scored; else None."""
+    if not settings.get("with_validation"):
+        return None
+    trial_dir = os.path.join(results, "select", name, "trial")
+    execute(spec["algorithm"], held_out(dict(settings, iterations=validation_iterations)), trial_dir)
+    config, state, _ = train.load(trial_dir)
+    return config, state
 
 
 def gate(name, spec, results, iterations, hidden, run_dir):

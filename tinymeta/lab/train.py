@@ -29,8 +29,9 @@ OMNIGLOT = dict(problem="omniglot", ways=5, shots=1, queries=None, meta_batch=32
                 meta_lr=0.001, cosine=False, iterations=60000, seed=0, hidden=[256, 128, 64, 64], rotate=True)
 # Settings a run has only when given, so that configurations written before they existed stay as they were.
 OPTIONAL = dict(clip=0.0)  # clip: the largest norm of a meta-gradient handed to Adam (0: no clipping)
-# background: meta-train on every character of one minimal set, or both, holding none out (families.BACKGROUNDS)
-OMNIGLOT_OPTIONAL = dict(background=None)
+# background: meta-train on every character of one minimal set, or both, holding none out (families.BACKGROUNDS);
+# with_validation: meta-train on the split's validation characters too, for a run whose settings are chosen
+OMNIGLOT_OPTIONAL = dict(background=None, with_validation=False)
 STREAMS = {"train": 0, "evaluate": 1, "validation": 2}
 CHECKPOINT_SECONDS = 60
 
@@ -92,7 +93,7 @@ def check_omniglot(config):
     background = config.get("background")
     if background is not None and background not in families.BACKGROUNDS:
         raise ConfigError(f"--background {background!r} is not one of {', '.join(families.BACKGROUNDS)}")
-    counts = {part: len(families.characters(part, background)) for part in families.parts(config)}
+    counts = {part: len(families.of(config, part)) for part in families.parts(config)}
     smallest = min(counts, key=counts.get)
     if config["ways"] > counts[smallest]:
         where = f"background set {background}" if background else f"smallest part ({smallest}) of the split"
