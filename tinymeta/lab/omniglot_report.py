@@ -11,8 +11,8 @@ import json
 import os
 
 from tinymeta.lab.checkpoint import write_json
-from tinymeta.lab.protocol import (BACKGROUNDS, LAKE_PUBLISHED, OMNIGLOT_PUBLISHED, OMNIGLOT_STEPS, RUNS, SAME,
-                                   VALIDATION_TASKS)
+from tinymeta.lab.protocol import (BACKGROUNDS, LAKE_PUBLISHED, OMNIGLOT_ITERATIONS, OMNIGLOT_PUBLISHED, OMNIGLOT_STEPS,
+                                   RUNS, SAME, VALIDATION_TASKS)
 from tinymeta.lab.stats import mean_ci
 
 COMPARED_STEPS = 3  # 5-way runs beside the published cells after 3 steps, as Finn et al. test
@@ -90,9 +90,11 @@ def markdown(table):
              f"5-way runs: mean accuracy on the query drawings of {n_tasks} test tasks of the 72 test characters (never",
              "trained on, nor used to choose), ± the 95% interval 1.96·std/√n over tasks; higher is better. 20-way runs",
              "trained on a minimal background set: the error on Lake et al.'s 20 one-shot runs (400 trials); lower is",
-             f"better. Hyperparameters the papers do not give were chosen on {VALIDATION_TASKS} tasks of the validation",
-             "characters (`select/`). **same data**: a published number on the very tasks we test on; **other data**:",
-             "on other characters (the full Omniglot), so beside ours, not a bar.", ""]
+             f"better. Hyperparameters the papers do not give were chosen on {VALIDATION_TASKS} tasks of the 24 validation",
+             "characters, by trials trained on the other 146 (`select/`); each 5-way run then trains on all 170. Every",
+             f"run trains for {OMNIGLOT_ITERATIONS:,} meta-iterations (Finn et al. train 60,000), the budget of the whole",
+             "reproduction. **same data**: a published number on the very tasks we test on; **other data**: on other",
+             "characters (the full Omniglot), so beside ours, not a bar.", ""]
     if not table:
         return "\n".join(lines + ["No classification run has finished yet (`make reproduce`).", ""])
     head = " | ".join(f"{s} step{'s' * (s != 1)}" for s in OMNIGLOT_STEPS)
