@@ -43,6 +43,7 @@ def test_sinusoid_configurations_stay_as_they_were():
     assert "problem" not in train.make_config("maml")
     assert train.make_config("maml", problem="sinusoid") == dict(train.make_config("maml"), problem="sinusoid")
     committed = sorted((Path(__file__).parent.parent / "results" / "runs").glob("*/config.json"))
+    committed = [path for path in committed if not path.parent.name.startswith("omniglot-")]
     assert committed
     for path in committed:
         config = json.loads(path.read_text())

@@ -90,7 +90,8 @@ def test_the_conclusions_of_the_results_page_hold():
     """Each claim of the sentences that open results/README.md (and of its appendix on many steps), checked on
     the committed records: a rerun that changes a conclusion fails here until the page says what it shows."""
     text = " ".join((RESULTS / "README.md").read_text().split())
-    runs, table = committed_runs(), json.loads((RESULTS / "sinusoid.json").read_text())
+    runs = {name: r for name, r in committed_runs().items() if not reproduce.classifies(protocol.RUNS[name])}
+    table = json.loads((RESULTS / "sinusoid.json").read_text())
     diverges = {(name, int(k)): any(e["diverged"] for e in records)
                 for name, r in runs.items() for k, records in r["evaluations"].items()}
     # published cells met or missed by at most 0.022
