@@ -20,7 +20,7 @@ Read top-down; each module imports only those below it:
     evaluate   the meta-test protocol: MSE (or accuracy) after 0..steps adaptation steps on fresh tasks
     train      a run's configuration, seeded task streams, the training loop
     registry   every algorithm as init / loss_and_grad / adapt, in one table
-    fastmaml   MAML, Reptile and ANIL on each task's own images, no per-task first layer: Omniglot's training path
+    fastmaml   MAML, Reptile and ANIL with no copy of the network per task (W + U^T V): Omniglot's training path
     families   the task families, sinusoid and Omniglot: each one's loss, network sizes and tasks
     progress   the progress line on stderr
     optim      Adam over a whole meta dict, and flattening it into one vector

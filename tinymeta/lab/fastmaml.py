@@ -1,23 +1,23 @@
-"""MAML and Reptile on an MLP without a copy of its first layer per task: the training path for Omniglot.
+"""MAML and Reptile on an MLP without a copy of the network per task: the training path for Omniglot.
 
 maml.py gives every task its own copy of the network. For Finn et al.'s Omniglot MLP the first layer, 784 x 256,
 is most of it: 32 tasks hold 51 MB of copies, and every inner step reads and writes them. But an inner step
-changes task t's first layer by a matrix in the span of its support images,
+changes a layer by a matrix of low rank. Backprop gives the gradient of a weight matrix W as
 
-    W1_t <- W1_t - inner_lr x_s^T delta_s,    x_s (S, d) the support images, delta_s (S, h) their errors at
-                                              the first layer's outputs (backprop),
+    dL/dW = A^T E,    A (S, d_in) the layer's inputs on the S support examples,
+                      E (S, d_out) the errors dL/dz at its outputs z = A W + b,
 
-so after any number of steps W1_t = W1 + X^T C_t, where X (n, d) holds the task's n support and query images and
-C_t (n, h) starts at 0. The network only ever sees those n images, and their first-layer outputs are
+so after any number of steps task t's layer is W_t = W + U_t^T V_t: U_t stacks the inputs A of every step,
+V_t the matching -inner_lr E (rank at most steps x S, 5 for one step of 5-way 1-shot). `adapt` keeps these
+factors instead of W_t and applies the layer as
 
-    P_t = X W1_t = X W1 + G C_t,    G = X X^T (n x n, a constant of the task).
+    z = A W + (A U_t^T) V_t + b_t,
 
-P_t is the first layer of a network whose inputs are rows of the n x n identity (image i is row i), so the
-model's own loss differentiates it: dL/dP_t holds each support image's delta_s in its row and 0 in the query
-rows, and a step is C_t <- C_t - inner_lr dL/dP_t. Per task that is (n, h) numbers, 10 x 256 for 5-way 1-shot,
-instead of (d, h). maml.meta_loss and reptile.meta_gradient give the same numbers to rounding
-(tests/test_fastmaml.py); registry.py trains Omniglot runs through these. ANIL, which adapts only the last
-layer, needs no such change of coordinates: `anil_meta_loss` computes the body's features once.
+one product with the shared W for all tasks at once, then two thin ones per task. It runs backprop itself to get
+each step's E (the errors of the layer below: E W_t^T times the ReLU's slope), so that autograd, differentiating
+the whole thing for the meta-gradient, sees the factors. maml.meta_loss and reptile.meta_gradient give the same
+numbers to rounding (tests/test_fastmaml.py); registry.py trains Omniglot runs through these. ANIL, which adapts
+only the last layer, needs no factors: `anil_meta_loss` computes the body's features once.
 """
 from collections import namedtuple
 
@@ -30,45 +30,84 @@ from tinymeta import maml
 Tasks = namedtuple("Tasks", "x_support y_support x_query y_query")
 
 
-def adapt(params, tasks, loss, inner_lr, inner_steps, first_order=False):
-    """Every task's adapted network, on its own images: (P, C, rest, rows).
+def layer(a, W, b, factors):
+    """Each task's layer on its own inputs a (T, m, d_in): a W + (a U^T) V + b, (T, m, d_out).
+    W (d_in, d_out) shared; b (T, d_out) per task; factors None or (U (T, r, d_in), V (T, r, d_out))."""
+    T, m, d = a.shape
+    z = np.reshape(np.reshape(a, (T * m, d)) @ W, (T, m, -1)) + b[:, None, :]  # one product for every task
+    if factors is None:
+        return z
+    U, V = factors
+    return z + (a @ np.swapaxes(U, 1, 2)) @ V
 
-    P (T, n, h): the first layer's outputs (before bias) on the task's n = S + Q support then query images;
-    C (T, n, h): W1_t = W1 + X_t^T C_t; rest: the other parameters, one copy per task, (T,) + p.shape;
-    rows (n, n): the identity, whose row i stands for image i. params: [W1, b1, W2, ...] (one network).
-    """
-    X = np.concatenate([tasks.x_support, tasks.x_query], axis=1)  # (T, n, d)
-    (T, n, d), S = X.shape, tasks.x_support.shape[1]
-    G = X @ np.swapaxes(X, -1, -2)  # (T, n, n)
-    XW = np.reshape(np.reshape(X, (T * n, d)) @ params[0], (T, n, -1))  # (T, n, h): X W1, one matrix product
-    C, rest, rows = np.zeros(XW.shape), [np.repeat(p[None], T, axis=0) for p in params[1:]], np.eye(n)
-    support = np.broadcast_to(rows[:S], (T, S, n))  # the support images, as rows of the identity
+
+def forward(weights, biases, factors, x):
+    """The inputs of every layer and the network's outputs, on images x (T, m, d): ([A_1, ..., A_L], z_L)."""
+    inputs, a = [], x
+    for i, (W, b, f) in enumerate(zip(weights, biases, factors)):
+        inputs.append(a)
+        z = layer(a, W, b, f)
+        a = np.maximum(z, 0.0) if i < len(weights) - 1 else z  # ReLU, linear output (mlp.predict)
+    return inputs, z
+
+
+def on_outputs(loss, z, y):
+    """The model's loss of outputs z (T, m, o): the loss of a network that is the identity (o x o, bias 0)."""
+    o = z.shape[-1]
+    return loss([np.eye(o), np.zeros(o)], z, y)
+
+
+def adapt(params, tasks, loss, inner_lr, inner_steps, first_order=False):
+    """Every task's adapted network as (weights, biases, factors): W_t = W + U_t^T V_t per layer, b_t (T, d_out).
+    params: [W1, b1, W2, ...] (one network)."""
+    weights, T = params[0::2], tasks.x_support.shape[0]
+    biases = [np.repeat(b[None], T, axis=0) for b in params[1::2]]
+    factors = [None] * len(weights)
     for _ in range(inner_steps):
-        grads = grad(lambda w: np.sum(loss(w, support, tasks.y_support)))([XW + G @ C] + rest)  # per task
-        if first_order:
-            grads = [getval(g) for g in grads]  # first-order MAML: the inner gradient is a constant
-        C = C - inner_lr * grads[0]  # dL/dP: each support image's error in its row
-        rest = [w - inner_lr * g for w, g in zip(rest, grads[1:])]
-    return XW + G @ C, C, rest, rows
+        inputs, z = forward(weights, biases, factors, tasks.x_support)
+        E = grad(lambda z: np.sum(on_outputs(loss, z, tasks.y_support)))(z)  # dL/dz at the output, per task
+        errors = [E]
+        for i in range(len(weights) - 1, 0, -1):  # backprop: the errors at each layer below
+            E = back(E, weights[i], factors[i]) * (inputs[i] > 0)
+            errors.insert(0, E)
+        if first_order:  # first-order MAML: the inner gradient is a constant
+            inputs, errors = [getval(a) for a in inputs], [getval(e) for e in errors]
+        biases = [b - inner_lr * np.sum(e, axis=1) for b, e in zip(biases, errors)]
+        factors = [grow(f, a, -inner_lr * e) for f, a, e in zip(factors, inputs, errors)]
+    return weights, biases, factors
+
+
+def back(E, W, factors):
+    """E W_t^T = E W^T + (E V^T) U: the errors (T, m, d_out) carried back through task t's layer to its inputs."""
+    if factors is None:
+        return E @ W.T
+    U, V = factors
+    return E @ W.T + (E @ np.swapaxes(V, 1, 2)) @ U
+
+
+def grow(factors, U, V):
+    """W_t + U^T V: the factors with this step's appended (T, r, .) -> (T, r + S, .)."""
+    if factors is None:
+        return U, V
+    return np.concatenate([factors[0], U], axis=1), np.concatenate([factors[1], V], axis=1)
 
 
 def meta_loss(params, tasks, loss, inner_lr, inner_steps, first_order=False):
-    """maml.meta_loss, computed on the tasks' own images: a scalar."""
-    P, _, rest, rows = adapt(params, tasks, loss, inner_lr, inner_steps, first_order)
-    T, S = P.shape[0], tasks.x_support.shape[1]
-    query = np.broadcast_to(rows[S:], (T, len(rows) - S, len(rows)))
-    return np.mean(loss([P] + rest, query, tasks.y_query))
+    """maml.meta_loss, without copies of the network: a scalar."""
+    adapted = adapt(params, tasks, loss, inner_lr, inner_steps, first_order)
+    return np.mean(on_outputs(loss, forward(*adapted, tasks.x_query)[1], tasks.y_query))
 
 
 def reptile(params, tasks, loss, inner_lr, inner_steps):
-    """(query loss, reptile.meta_gradient): theta - mean_t theta~_t, adapting on the support sets.
-    The first layer's is -mean_t X_t^T C_t, one matrix product over all tasks' images."""
-    P, C, rest, rows = adapt(params, tasks, loss, inner_lr, inner_steps)
-    X = np.concatenate([tasks.x_support, tasks.x_query], axis=1)
-    (T, n, d), S = X.shape, tasks.x_support.shape[1]
-    query = np.broadcast_to(rows[S:], (T, n - S, n))
-    W1_step = -np.reshape(X, (T * n, d)).T @ np.reshape(C, (T * n, -1)) / T
-    return np.mean(loss([P] + rest, query, tasks.y_query)), [W1_step] + [p - np.mean(w, axis=0) for p, w in zip(params[1:], rest)]
+    """(query loss, reptile.meta_gradient): theta - mean_t theta~_t, adapting on the support sets. A weight
+    matrix's is -mean_t U_t^T V_t, one matrix product over all tasks' factors."""
+    weights, biases, factors = adapt(params, tasks, loss, inner_lr, inner_steps)
+    query_loss = np.mean(on_outputs(loss, forward(weights, biases, factors, tasks.x_query)[1], tasks.y_query))
+    T, direction = len(tasks.x_support), []
+    for b, b_t, (U, V) in zip(params[1::2], biases, factors):
+        direction += [-np.reshape(U, (-1, U.shape[-1])).T @ np.reshape(V, (-1, V.shape[-1])) / T,
+                      b - np.mean(b_t, axis=0)]
+    return query_loss, direction
 
 
 def anil_meta_loss(params, tasks, loss, inner_lr, inner_steps, first_order=False):

@@ -69,7 +69,7 @@ ON_IMAGES = {maml: fastmaml.meta_loss, anil: fastmaml.anil_meta_loss}
 
 def meta_loss(module, config):
     """module.meta_loss, or for Omniglot its fast path in fastmaml.py (MAML, ANIL): the same numbers to rounding,
-    computed on each task's own images, without a copy of the first layer per task (784 x 256 in Finn et al.'s MLP)."""
+    computed without a copy of the network per task (its first layer is 784 x 256 in Finn et al.'s MLP)."""
     return ON_IMAGES[module] if module in ON_IMAGES and families.problem(config) == "omniglot" else module.meta_loss
 
 
@@ -89,7 +89,7 @@ def reptile_loss_and_grad(meta, tasks, config, iteration):
     (tests check it equals reptile.meta_gradient exactly).
     """
     params, model_loss = meta["params"], families.loss(config)
-    if families.problem(config) == "omniglot":  # the same numbers, on the tasks' images (fastmaml.py)
+    if families.problem(config) == "omniglot":  # the same numbers, without copies (fastmaml.py)
         loss, g = fastmaml.reptile(params, tasks, model_loss, config["inner_lr"], config["inner_steps"])
         return loss, {"params": g}
     fast = reptile.adapt(params, tasks.x_support, tasks.y_support, model_loss, config["inner_lr"], config["inner_steps"])
