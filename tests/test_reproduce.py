@@ -275,8 +275,28 @@ def test_the_classification_runs_are_finn_et_al_s_and_choose_only_on_validation_
         spec = runs[name]
         assert spec["settings"]["background"] in protocol.BACKGROUNDS and spec["tests"] == () and spec["lake"]
         assert not spec["select"]  # a background run holds out no validation characters to choose on
-    chosen = {spec["algorithm"]: spec["select"] for spec in runs.values() if spec["select"]}
+    chosen = {spec["algorithm"]: spec["select"] for spec in runs.values() if spec["select"] and spec["select"][0] != "iterations"}
     assert chosen == protocol.OMNIGLOT_CANDIDATES
+    how_long = {name for name, spec in runs.items() if spec["select"] and spec["select"][0] == "iterations"}
+    assert how_long == {"omniglot-maml-5w5s"}  # the one run whose length is chosen (protocol.py says why)
+
+
+def test_an_iterations_selection_scores_one_trial_after_each_count_and_the_run_trains_that_long(tmp_path, monkeypatch):
+    """select_iterations: one trial without the validation characters, resumed from count to count and scored on
+    validation tasks after each; the choice is recorded, read back without training again, and is the run's length."""
+    from tinymeta.lab import train
+    spec = dict(protocol.RUNS["omniglot-maml-5w5s"], select=("iterations", [dict(iterations=1), dict(iterations=2)]))
+    spec["settings"] = dict(spec["settings"], meta_batch=2)
+    monkeypatch.setattr(reproduce, "VALIDATION_TASKS", 20)
+    chosen = reproduce.select_iterations("x", spec, str(tmp_path), [4])
+    record = json.loads((tmp_path / "select" / "x.json").read_text())
+    config, state, entry = train.load(tmp_path / "select" / "x" / "trial")
+    assert "with_validation" not in config and state["iteration"] == 2
+    assert record["candidates"][1]["score"] == reproduce.validation_score(state["meta"], entry, config, 5, spec["score_steps"])
+    assert chosen == max(record["candidates"], key=lambda c: c["score"])["candidate"] == record["chosen"]
+    monkeypatch.setattr(reproduce, "execute", lambda *a: pytest.fail("trained again"))
+    assert reproduce.select_iterations("x", spec, str(tmp_path), [4]) == chosen
+    assert reproduce.train_settings(spec, 16000, [4], dict(iterations=16000))["iterations"] == 16000
 
 
 def test_choose_keeps_the_highest_accuracy_and_the_lowest_mse(tmp_path):

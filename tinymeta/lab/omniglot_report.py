@@ -84,6 +84,7 @@ def markdown(table):
     tested, lake = indexed(table)
     names = list(dict.fromkeys(r["run"] for r in table))
     n_tasks = " / ".join(sorted({f"{r['tasks']:,}" for r in table if "tasks" in r})) or "the"
+    chosen_length = [name for name, spec in RUNS.items() if (spec["select"] or (None,))[0] == "iterations"]
     lines = ["# Few-shot Omniglot classification: every number of the runs", "",
              "Made by `make reproduce` (see `tinymeta/lab/reproduce.py` and `protocol.py`); every number below is read",
              "from `results/runs/*/result.json` through `omniglot.json`, except the published ones (`protocol.py`).",
@@ -93,7 +94,9 @@ def markdown(table):
              f"better. Hyperparameters the papers do not give were chosen on {VALIDATION_TASKS} tasks of the 24 validation",
              "characters, by trials trained on the other 146 (`select/`); each 5-way run then trains on all 170. Every",
              f"run trains for {OMNIGLOT_ITERATIONS:,} meta-iterations (Finn et al. train 60,000), the budget of the whole",
-             "reproduction. **same data**: a published number on the very tasks we test on; **other data**: on other",
+             "reproduction, but" if chosen_length else "reproduction.",
+             *[f"`{name}`, whose length was chosen on validation tasks too (`select/{name}.json`)." for name in chosen_length],
+             "**same data**: a published number on the very tasks we test on; **other data**: on other",
              "characters (the full Omniglot), so beside ours, not a bar.", ""]
     if not table:
         return "\n".join(lines + ["No classification run has finished yet (`make reproduce`).", ""])

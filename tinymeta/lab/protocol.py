@@ -136,6 +136,13 @@ def classification(algorithm, ways, shots, background=None):
 
 
 RUNS.update({f"omniglot-{a}-5w{k}s": classification(a, 5, k) for a in CLASSIFIERS for k in (1, 5)})
+# MAML 5-way 5-shot trained 8,000 iterations reached 86.2% on the test tasks, short of the 88% its issue asked
+# (that run: results/superseded/omniglot-maml-5w5s/). Its iterations are chosen instead, on validation: one trial
+# trained without the validation characters, scored after each count (resumed, so the counts share one run) by
+# the accuracy after the one step it trains with. (The mean with 3 steps falls as training goes on, at every count
+# measured: trained for one step of rate 0.4, more steps overshoot.)
+RUNS["omniglot-maml-5w5s"].update(select=("iterations", [dict(iterations=n) for n in range(4000, 24001, 4000)]),
+                                  score_steps=(1,))
 RUNS.update({f"omniglot-{a}-20w1s-{b}": classification(a, 20, 1, b) for a in LAKE_ALGORITHMS for b in BACKGROUNDS})
 # The baseline that learns nothing (omniglot.nearest_neighbour): the nearest support drawing in pixel space, on the
 # 5-way test tasks of 1 and 5 shots (the very tasks the runs are tested on) and on Lake et al.'s runs.

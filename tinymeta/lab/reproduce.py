@@ -45,6 +45,9 @@ def run(name, results, iterations=None, validation_iterations=None, tasks=1000, 
     hidden = hidden or (train.OMNIGLOT if classifies(spec) else train.DEFAULTS)["hidden"]
     algorithm, shots, how = spec["algorithm"], spec["shots"], (spec["select"] or (None,))[0]
     chosen = select(name, spec, results, validation_iterations, hidden) if how == "train" else {}
+    if how == "iterations":
+        chosen = select_iterations(name, spec, results, hidden)
+        iterations = chosen["iterations"]
     run_dir = os.path.join(results, "runs", name)
     if spec.get("stable"):
         chosen = gate(name, spec, results, iterations, hidden, run_dir)
@@ -111,7 +114,7 @@ def train_settings(spec, iterations, hidden, chosen):
     fractions = dict(spec["schedule"], **{k: v for k, v in chosen.items() if k in SCHEDULED})
     scheduled = {k: int(round(f * iterations)) for k, f in fractions.items()}
     return dict(shots=spec["shots"], iterations=iterations, seed=SEED, hidden=list(hidden), **spec["settings"],
-                **scheduled, **{k: v for k, v in chosen.items() if k not in SCHEDULED})
+                **scheduled, **{k: v for k, v in chosen.items() if k not in SCHEDULED and k != "iterations"})
 
 
 def train_command(algorithm, settings, run_dir):
@@ -161,6 +164,21 @@ def select(name, spec, results, validation_iterations, hidden):
         scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"],
                                                    spec.get("stable"))))
     return choose(scored, path, spec["score_steps"], spec.get("stable"), higher=classifies(spec))
+
+
+def select_iterations(name, spec, results, hidden):
+    """Choose how long to train: one trial without the validation characters (select/NAME/trial), resumed from
+    count to count of the candidates, scored on validation tasks after each."""
+    path = os.path.join(results, "select", name + ".json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)["chosen"]
+    trial_dir, scored = os.path.join(results, "select", name, "trial"), []
+    for candidate in spec["select"][1]:
+        execute(spec["algorithm"], held_out(train_settings(spec, candidate["iterations"], hidden, {})), trial_dir)
+        config, state, entry = train.load(trial_dir)
+        scored.append((candidate, validation_score(state["meta"], entry, config, spec["shots"], spec["score_steps"])))
+    return choose(scored, path, spec["score_steps"], higher=classifies(spec))
 
 
 def held_out(settings):
