@@ -331,7 +331,8 @@ def test_omniglot_rows_have_every_reported_step_and_lake_s_error_as_recorded():
     glance = "\n".join(omniglot_report.glance_lines(table))
     assert "| MAML | 51.0 ± 1.0% | 53.0 ± 1.0% |" in glance and "| MAML |  | 23.75% |  |" in glance
     assert "| nearest neighbour in pixel space | 40.0 ± 2.0% | 40.0 ± 2.0% |" in glance and "75% error" in glance
-    assert omniglot_report.summary(table) == ["MAML: 1-shot 53.0 ± 1.0%", "MAML on Lake's runs: small2 23.75% error",
+    assert omniglot_report.summary(table) == ["MAML: 1-shot 51.0 ± 1.0% after 1 step, 1-shot 53.0 ± 1.0% after 3 steps",
+                                              "MAML on Lake's runs: small2 23.75% error",
                                               "nearest neighbour: 1-shot 40.0 ± 2.0%, Lake's runs 75% error"]
     assert omniglot_report.summary([]) == [] and len(omniglot_report.summary(table * 2)) == 3
     text = omniglot_report.markdown(table)

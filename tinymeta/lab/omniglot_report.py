@@ -169,11 +169,11 @@ def glance_lines(table):
 
 
 def summary(table):
-    """At most three lines of omniglot.json's rows: MAML's 5-way accuracy after COMPARED_STEPS steps, its error on
+    """At most three lines of omniglot.json's rows: MAML's 5-way accuracy after GLANCE_STEPS steps, its error on
     Lake et al.'s runs after LAKE_STEPS steps per background, the nearest-neighbour baseline's (tutorial 12)."""
     tested, lake = indexed(table)
-    parts = {"MAML": [f"{k}-shot {percent(r)}" for k in (1, 5)
-                      if (r := lookup(tested, f"omniglot-maml-5w{k}s", k, COMPARED_STEPS))],
+    parts = {"MAML": [f"{k}-shot {percent(r)} after {s} step{'s' * (s != 1)}" for k in (1, 5) for s in GLANCE_STEPS
+                      if (r := lookup(tested, f"omniglot-maml-5w{k}s", k, s))],
              "MAML on Lake's runs": [f"{b} {error(r)} error" for b in BACKGROUNDS
                                      if (r := lookup(lake, f"omniglot-maml-20w1s-{b}", LAKE_STEPS))],
              "nearest neighbour": [f"{k}-shot {percent(r)}" for k in (1, 5) if (r := lookup(tested, "omniglot-nearest", k, 0))]
