@@ -64,6 +64,22 @@ def test_the_adapted_layers_are_w_plus_u_transpose_v(kind, data, steps, first_or
     assert all(U.shape[1] == V.shape[1] == steps * tasks.x_support.shape[1] for U, V in factors)
 
 
+@pytest.mark.parametrize("first_order", [False, True])
+def test_a_layer_of_dead_units_gets_the_same_numbers(first_order):
+    """A first layer of zeros: every unit of the next layer sees inputs of 0 and sits at the ReLU's kink, where
+    autograd's slope for np.maximum is 1/2; fastmaml's hand-written backprop must take the same. (Against the
+    loss as defined, differentiated op by op: mlp_fast's hand-derived one takes slope 0 there.)"""
+    rng = np.random.default_rng(5)
+    params = mlp.init(rng, (4, 3, 6, 3))
+    params = [np.zeros((4, 3)), np.zeros(3)] + [p + 0.1 * rng.standard_normal(p.shape) for p in params[2:]]
+    labels = lambda k: np.eye(3)[rng.integers(0, 3, (2, k))]  # noqa: E731
+    tasks = fastmaml.Tasks(rng.uniform(-2, 2, (2, 3, 4)), labels(3), rng.uniform(-2, 2, (2, 3, 4)), labels(3))
+    loss = mlp.cross_entropy_reference
+    slow, g_slow = value_and_grad(maml.meta_loss)(params, tasks, loss, 0.4, 2, first_order)
+    fast, g_fast = value_and_grad(fastmaml.meta_loss)(params, tasks, loss, 0.4, 2, first_order)
+    assert abs(fast - slow) <= 1e-12 * (1 + abs(slow)) and distance(g_slow, g_fast) < 1e-11
+
+
 def omniglot_config(algorithm, **given):
     return train.make_config(algorithm, problem="omniglot", hidden=[6], ways=3, meta_batch=2, **given)
 

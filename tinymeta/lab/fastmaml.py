@@ -42,13 +42,20 @@ def layer(a, W, b, factors):
 
 
 def forward(weights, biases, factors, x):
-    """The inputs of every layer and the network's outputs, on images x (T, m, d): ([A_1, ..., A_L], z_L)."""
-    inputs, a = [], x
-    for i, (W, b, f) in enumerate(zip(weights, biases, factors)):
+    """Every layer's inputs and outputs on images x (T, m, d): ([A_1, ..., A_L], [z_1, ..., z_L]), z_L the network's.
+    ReLU between layers, none after the last (mlp.predict)."""
+    inputs, outputs, a = [], [], x
+    for W, b, f in zip(weights, biases, factors):
         inputs.append(a)
-        z = layer(a, W, b, f)
-        a = np.maximum(z, 0.0) if i < len(weights) - 1 else z  # ReLU, linear output (mlp.predict)
-    return inputs, z
+        outputs.append(layer(a, W, b, f))
+        a = np.maximum(outputs[-1], 0.0)
+    return inputs, outputs
+
+
+def relu_slope(z):
+    """d max(z, 0) / dz: 1 above 0, 0 below, and 1/2 at 0 exactly, as autograd differentiates np.maximum (a unit
+    whose inputs are all 0 and whose bias is 0 sits there)."""
+    return (z > 0) + 0.5 * (z == 0)
 
 
 def on_outputs(loss, z, y):
@@ -64,11 +71,11 @@ def adapt(params, tasks, loss, inner_lr, inner_steps, first_order=False):
     biases = [np.repeat(b[None], T, axis=0) for b in params[1::2]]
     factors = [None] * len(weights)
     for _ in range(inner_steps):
-        inputs, z = forward(weights, biases, factors, tasks.x_support)
-        E = grad(lambda z: np.sum(on_outputs(loss, z, tasks.y_support)))(z)  # dL/dz at the output, per task
+        inputs, outputs = forward(weights, biases, factors, tasks.x_support)
+        E = grad(lambda z: np.sum(on_outputs(loss, z, tasks.y_support)))(outputs[-1])  # dL/dz at the output, per task
         errors = [E]
         for i in range(len(weights) - 1, 0, -1):  # backprop: the errors at each layer below
-            E = back(E, weights[i], factors[i]) * (inputs[i] > 0)
+            E = back(E, weights[i], factors[i]) * relu_slope(outputs[i - 1])
             errors.insert(0, E)
         if first_order:  # first-order MAML: the inner gradient is a constant
             inputs, errors = [getval(a) for a in inputs], [getval(e) for e in errors]
@@ -95,14 +102,14 @@ def grow(factors, U, V):
 def meta_loss(params, tasks, loss, inner_lr, inner_steps, first_order=False):
     """maml.meta_loss, without copies of the network: a scalar."""
     adapted = adapt(params, tasks, loss, inner_lr, inner_steps, first_order)
-    return np.mean(on_outputs(loss, forward(*adapted, tasks.x_query)[1], tasks.y_query))
+    return np.mean(on_outputs(loss, forward(*adapted, tasks.x_query)[1][-1], tasks.y_query))
 
 
 def reptile(params, tasks, loss, inner_lr, inner_steps):
     """(query loss, reptile.meta_gradient): theta - mean_t theta~_t, adapting on the support sets. A weight
     matrix's is -mean_t U_t^T V_t, one matrix product over all tasks' factors."""
     weights, biases, factors = adapt(params, tasks, loss, inner_lr, inner_steps)
-    query_loss = np.mean(on_outputs(loss, forward(weights, biases, factors, tasks.x_query)[1], tasks.y_query))
+    query_loss = np.mean(on_outputs(loss, forward(weights, biases, factors, tasks.x_query)[1][-1], tasks.y_query))
     T, direction = len(tasks.x_support), []
     for b, b_t, (U, V) in zip(params[1::2], biases, factors):
         direction += [-np.reshape(U, (-1, U.shape[-1])).T @ np.reshape(V, (-1, V.shape[-1])) / T,
