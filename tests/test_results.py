@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tinymeta import maml, mlp, sinusoid
-from tinymeta.lab import checkpoint, protocol, registry, reproduce, train
+from tinymeta.lab import checkpoint, omniglot_report, protocol, registry, reproduce, train
 from tinymeta.lab.evaluate import DIVERGED, evaluate
 
 ROOT = Path(__file__).parent.parent
@@ -32,7 +32,8 @@ def test_every_run_of_the_protocol_is_committed_from_committed_code_and_the_prot
             assert f"--shots {r['shots']} " in r["command"] and f"--out results/runs/{name} " in r["command"], name
         assert r["seed"] == protocol.SEED and r["test_seed"] == protocol.TEST_SEED, name
         assert re.fullmatch(r"[0-9a-f]{40}", r["commit"]), f"{name} ran from uncommitted code: {r['commit']}"
-        assert r["iterations"] == protocol.RUNS[name]["iterations"] or r["diverged"], name
+        length = r["chosen"].get("iterations", protocol.RUNS[name]["iterations"])  # chosen on validation, or the protocol's
+        assert r["iterations"] == length or r["diverged"], name
 
 
 def test_every_choice_is_the_lowest_validation_score_and_what_the_run_trained_with():
@@ -78,12 +79,17 @@ def test_training_validation_and_test_tasks_come_from_streams_that_share_no_task
 
 
 def test_the_stated_reproduction_time_is_the_sum_of_the_runs_own_times():
-    hours = sum(r["finished"] - r["started"] for r in committed_runs().values()) / 3600
+    runs = committed_runs()
+    omniglot = {name for name in runs if reproduce.classifies(protocol.RUNS[name])}
+    hours, omniglot_hours = (sum(r["finished"] - r["started"] for name, r in runs.items() if (name in omniglot) == o) / 3600
+                             for o in (False, True))
     text = " ".join((RESULTS / "README.md").read_text().split())
-    assert f"the {len(committed_runs())} runs take {hours:.1f} hours" in text
-    assert f"about {hours / 2:.1f} hours of wall time" in text
+    assert f"the {len(runs) - len(omniglot)} sinusoid runs take {hours:.1f} hours, one core each, and the " \
+           f"{len(omniglot)} Omniglot runs {omniglot_hours:.1f} hours" in text
+    assert f"about {hours / 2:.1f} plus {omniglot_hours / 2:.1f} hours of wall time" in text
+    assert omniglot_hours / 2 <= 3  # the budget of the classification runs on two cores
     assert "The runs are independent" in text and "`make -jN reproduce` divides the total by about N" in text
-    assert text.count(" hours") == 2  # stated once (and halved for two cores)
+    assert text.count(" hours") == 3  # stated once (and halved for two cores)
 
 
 def test_the_conclusions_of_the_results_page_hold():
@@ -128,6 +134,33 @@ def test_the_conclusions_of_the_results_page_hold():
         one = {r["run"]: r["mse_query"] for r in table["rows"]
                if r["shots"] == r["train_shots"] == k and r["steps"] == 1 and r["algorithm"] != "pretrain"}
         assert max(one, key=one.get) == f"anil-k{k}"
+
+
+def test_the_conclusions_on_omniglot_hold():
+    """The paragraph under results/README.md's Omniglot table, claim by claim, on results/omniglot.json and the
+    runs' records."""
+    text = " ".join((RESULTS / "README.md").read_text().split())
+    rows = json.loads((RESULTS / "omniglot.json").read_text())
+    cell = {(r["algorithm"], r["shots"], r["steps"]): r for r in rows if "accuracy" in r}
+    lake = {(r["algorithm"], r["background"], r["steps"]): r["error"] for r in rows if "error" in r}
+    low, high = (lambda r: r["accuracy"] - r["ci"]), (lambda r: r["accuracy"] + r["ci"])  # noqa: E731
+    assert "After one step, MAML, ANIL and Meta-SGD are beyond the interval above both baselines at both K" in text
+    for k in (1, 5):
+        baseline = max(high(cell["nearest", k, 0]), high(cell["pretrain", k, 1]))
+        assert all(low(cell[a, k, 1]) > baseline for a in ("maml", "anil", "metasgd")), k
+        assert all(abs(cell[a, k, 10]["accuracy"] - cell[a, k, 1]["accuracy"]) <= 0.02 for a in ("anil", "metasgd")), k
+        assert cell["maml", k, 10]["accuracy"] < cell["maml", k, 3]["accuracy"] < cell["maml", k, 1]["accuracy"], k
+        assert all(high(cell[a, k, 1]) < low(cell["pretrain", k, 1]) for a in ("fomaml", "reptile")), k
+        first_order = json.loads((RESULTS / "runs" / f"omniglot-fomaml-5w{k}s" / "result.json").read_text())
+        assert first_order["evaluations"][str(k)][0]["loss"] > 100, k
+    assert "stay within two points of their one-step accuracy after ten steps" in text
+    assert "less accurate after three steps than after one, and after ten less still" in text
+    assert "cross-entropy before any step is above 100" in text
+    steps = omniglot_report.LAKE_STEPS
+    assert "MAML trained on both minimal sets errs less than on either one alone" in text
+    assert lake["maml", "both", steps] < min(lake["maml", "small1", steps], lake["maml", "small2", steps])
+    (hausdorff,) = [value for method, _, value, *_ in protocol.LAKE_PUBLISHED if method.startswith("modified Hausdorff")]
+    assert lake["maml", "both", steps] > hausdorff / 100 and f"far from the modified Hausdorff distance's {hausdorff}%" in text
 
 
 def test_what_a_reader_meets_first_holds_no_huge_number_and_no_nan():
