@@ -6,6 +6,7 @@ import pytest
 from autograd import grad, value_and_grad
 from hypothesis import given, settings, strategies as st
 
+import oracles
 from problems import classification_problems, problems
 from tinymeta import anil, maml, mlp, reptile
 from tinymeta.lab import fastmaml, families, registry, train
@@ -105,3 +106,14 @@ def test_the_registry_takes_reptile_on_the_images_for_omniglot():
     tasks = families.sample(rng, config, 2, "train")
     _, g = registry.ALGORITHMS["reptile"].loss_and_grad(meta, tasks, config, 1)
     assert distance(reptile.meta_gradient(meta["params"], tasks, mlp.cross_entropy, 0.1, 2), g["params"]) < 1e-11
+
+
+@pytest.mark.parametrize("kind", LOSSES)
+@FEW
+@given(data=st.data(), steps=st.integers(1, 3))
+def test_the_fast_meta_gradient_matches_central_differences(kind, data, steps):
+    """The exact meta-gradient of fastmaml.meta_loss along random directions, in float64."""
+    strategy, loss = LOSSES[kind]
+    params, tasks, rng = data.draw(strategy())
+    f = lambda p: fastmaml.meta_loss(p, tasks, loss, 0.3, steps)  # noqa: E731
+    oracles.directional_check(f, params, grad(f)(params), rng, "fastmaml.meta_loss (second order)")
