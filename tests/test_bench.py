@@ -33,7 +33,7 @@ def test_classification_section_times_both_paths_of_the_same_gradient():
     args = bench.parse(["--quick"])
     args.omniglot_tasks, args.omniglot_hidden = 3, [6, 4]
     out = bench.classification_section(args, np.random.default_rng(0))
-    assert "Omniglot 5-way 1-shot, 3 tasks, MLP 784-6-4-5, inner lr 0.4, 1 step(s)" in out
+    assert "Omniglot 5-way 1-shot, 3 tasks, MLP 784-6-4-5, inner lr 2.0, 1 step(s)" in out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("registry ", "plain "))}
     assert set(rows) == {"registry", "plain"} and all(len(r) == 2 and float(r[0]) > 0 for r in rows.values())
     assert float(out.split("max |difference| ")[1].split()[0]) < 1e-12

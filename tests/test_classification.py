@@ -31,7 +31,7 @@ def test_an_omniglot_run_has_finn_et_al_s_settings_and_a_784_input_network(omnig
     config = json.loads((omniglot_run / "config.json").read_text())
     assert config == dict(train.OMNIGLOT, algorithm="maml", queries=1, hidden=[8], meta_batch=2, iterations=6,
                           first_order_iterations=0)
-    assert (config["ways"], config["shots"], config["inner_lr"], config["rotate"]) == (5, 1, 0.4, True)
+    assert (config["ways"], config["shots"], config["inner_lr"], config["rotate"]) == (5, 1, 2.0, True)
     arrays = npz(omniglot_run)
     assert [arrays[f"meta/params/{i}"].shape for i in range(4)] == [(784, 8), (8,), (8, 5), (5,)]
     assert train.make_config("maml", problem="omniglot", shots=5)["queries"] == 5  # as many queries as shots

@@ -104,11 +104,11 @@ def check_omniglot_smoke(out):
     assert lake["omniglot-maml-20w1s-small1", 0]["background"] == "small1"
     config = json.loads((out / "runs" / "omniglot-maml-20w1s-small1" / "config.json").read_text())
     assert (config["background"], config["ways"], config["inner_lr"], config["inner_steps"], config["meta_batch"]) == \
-        ("small1", 20, 0.1, 5, 16)
+        ("small1", 20, 2.0, 5, 16)
     _, meta = checkpoint.load_meta(out / "runs" / "omniglot-maml-20w1s-small1")
     tasks = omniglot.lake_tasks(omniglot.lake_runs())
     for s in (1, 3):
-        fast = maml.adapt(meta["params"], tasks.x_support, tasks.y_support, mlp.cross_entropy, 0.1, s)
+        fast = maml.adapt(meta["params"], tasks.x_support, tasks.y_support, mlp.cross_entropy, config["inner_lr"], s)
         wrong = np.sum(np.argmax(mlp.predict(fast, tasks.x_query), -1) != omniglot.lake_runs().answers)
         assert lake["omniglot-maml-20w1s-small1", s]["error"] == wrong / 400
     chosen = json.loads((out / "select" / "omniglot-reptile-5w1s.json").read_text())
@@ -255,7 +255,7 @@ def test_the_recorded_train_command_of_a_classification_run_makes_its_configurat
     assert config == train.make_config("anil", **settings)
     assert (config["background"], config["ways"], config["shots"], config["inner_lr"], config["inner_steps"],
             config["meta_batch"], config["iterations"], config["hidden"]) == \
-        ("both", 20, 1, 0.1, 5, 16, protocol.OMNIGLOT_ITERATIONS, [256, 128, 64, 64])
+        ("both", 20, 1, 2.0, 5, 16, protocol.OMNIGLOT_ITERATIONS, [256, 128, 64, 64])
 
 
 def test_the_classification_runs_are_finn_et_al_s_and_choose_only_on_validation_characters():
@@ -267,7 +267,7 @@ def test_the_classification_runs_are_finn_et_al_s_and_choose_only_on_validation_
         spec, config = runs[name], reproduce.train.make_config(runs[name]["algorithm"], **runs[name]["settings"],
                                                                shots=runs[name]["shots"])
         assert (config["ways"], config["meta_batch"], config["inner_lr"], config["inner_steps"], config["rotate"]) == \
-            (5, 32, 0.4, 1, True) and config["queries"] == spec["shots"] and "background" not in config
+            (5, 32, 2.0, 1, True) and config["queries"] == spec["shots"] and "background" not in config
         assert spec["tests"] == (spec["shots"],) and not spec["lake"] and spec["iterations"] == protocol.OMNIGLOT_ITERATIONS
         assert config["with_validation"]  # settings chosen on trials that never saw the validation characters:
         assert "with_validation" not in reproduce.held_out(reproduce.train_settings(spec, 5, [4], {}))

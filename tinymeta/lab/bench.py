@@ -125,7 +125,7 @@ def batched_against_loop(maml, args, rng):
 
 def classification_costs(args, rng):
     """(the run's config, [(path, exact MAML ms, first-order MAML ms)], difference) on Omniglot 5-way 1-shot as `train --problem omniglot`
-    runs it (train.OMNIGLOT: meta-batch 32, MLP 784-256-128-64-64-5, inner lr 0.4, one step), and the largest
+    runs it (train.OMNIGLOT: meta-batch 32, MLP 784-256-128-64-64-5, inner lr 2.0, one step), and the largest
     difference between the two paths' exact meta-gradients. "registry" is the training path itself,
     registry.ALGORITHMS[name].loss_and_grad at an iteration past any first-order phase (whatever faster path
     it takes, this times it); "plain" is grad of maml.meta_loss with mlp.cross_entropy_reference."""
