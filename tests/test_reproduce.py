@@ -104,7 +104,7 @@ def check_omniglot_smoke(out):
     assert lake["omniglot-maml-20w1s-small1", 0]["background"] == "small1"
     config = json.loads((out / "runs" / "omniglot-maml-20w1s-small1" / "config.json").read_text())
     assert (config["background"], config["ways"], config["inner_lr"], config["inner_steps"], config["meta_batch"]) == \
-        ("small1", 20, 2.0, 5, 16)
+        ("small1", 20, 0.1, 5, 16)
     _, meta = checkpoint.load_meta(out / "runs" / "omniglot-maml-20w1s-small1")
     tasks = omniglot.lake_tasks(omniglot.lake_runs())
     for s in (1, 3):
@@ -255,7 +255,7 @@ def test_the_recorded_train_command_of_a_classification_run_makes_its_configurat
     assert config == train.make_config("anil", **settings)
     assert (config["background"], config["ways"], config["shots"], config["inner_lr"], config["inner_steps"],
             config["meta_batch"], config["iterations"], config["hidden"]) == \
-        ("both", 20, 1, 2.0, 5, 16, protocol.OMNIGLOT_ITERATIONS, [256, 128, 64, 64])
+        ("both", 20, 1, 0.1, 5, 16, protocol.OMNIGLOT_ITERATIONS, [256, 128, 64, 64])
 
 
 def test_the_classification_runs_are_finn_et_al_s_and_choose_only_on_validation_characters():

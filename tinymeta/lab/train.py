@@ -27,7 +27,7 @@ DEFAULTS = dict(shots=10, meta_batch=25, inner_lr=0.01, inner_steps=1, meta_lr=0
 # usage line of their main.py says 40,000). `queries` is set to `shots` unless given.
 # Their rate 0.4 steps on the cross-entropy summed over the N classes (cbfinn/maml, utils.py `xent` divides each
 # drawing's loss by K, and tf.gradients sums over the N*K drawings): on our mean over the N*K drawings that is a
-# rate of 0.4 * N, 2.0 at 5-way (and their 20-way 0.1 * 20 is 2.0 as well).
+# rate of 0.4 * N, 2.0 at 5-way.
 OMNIGLOT = dict(problem="omniglot", ways=5, shots=1, queries=None, meta_batch=32, inner_lr=2.0, inner_steps=1,
                 meta_lr=0.001, cosine=False, iterations=60000, seed=0, hidden=[256, 128, 64, 64], rotate=True)
 # Settings a run has only when given, so that configurations written before they existed stay as they were.
