@@ -151,12 +151,19 @@ def test_the_conclusions_on_omniglot_hold():
         assert all(abs(cell[a, k, 10]["accuracy"] - cell[a, k, 1]["accuracy"]) <= 0.02 for a in ("anil", "metasgd")), k
         assert cell["maml", k, 10]["accuracy"] < cell["maml", k, 3]["accuracy"] < cell["maml", k, 1]["accuracy"], k
         assert all(high(cell[a, k, 1]) < low(cell["pretrain", k, 1]) for a in ("fomaml", "reptile")), k
-        first_order = json.loads((RESULTS / "runs" / f"omniglot-fomaml-5w{k}s" / "result.json").read_text())
-        assert first_order["evaluations"][str(k)][0]["loss"] > 100, k
+        record = lambda a: json.loads((RESULTS / "runs" / f"omniglot-{a}-5w{k}s" / "result.json").read_text())  # noqa: E731
+        maml = record("maml")
+        assert maml["config"]["inner_lr"] == 2.0 and maml["evaluations"][str(k)][3]["loss"] > 1e5, k
+        assert record("fomaml")["evaluations"][str(k)][0]["loss"] > 10, k
     assert "stay within two points of their one-step accuracy after ten steps" in text
+    assert "0.4 on their loss, summed over the 5 classes: 2.0 on our mean cross-entropy" in text
+    assert "cross-entropy after three steps is above 100,000 at both K" in text
     assert "less accurate after three steps than after one, and after ten less still" in text
-    assert "cross-entropy before any step is above 100" in text
+    assert "cross-entropy before any step is above 10," in text
     steps = omniglot_report.LAKE_STEPS
+    assert "MAML diverges with five steps of Finn et al.'s 0.1 on the sum" in text
+    at_2 = json.loads((RESULTS / "superseded" / "omniglot-20w1s-both-rate2" / "maml" / "result.json").read_text())
+    assert at_2["config"]["inner_lr"] == 2.0 and [r["error"] for r in at_2["lake"] if r["steps"] == steps][0] > 0.9
     assert "MAML trained on both minimal sets errs less than on either one alone" in text
     assert lake["maml", "both", steps] < min(lake["maml", "small1", steps], lake["maml", "small2", steps])
     (hausdorff,) = [value for method, _, value, *_ in protocol.LAKE_PUBLISHED if method.startswith("modified Hausdorff")]
