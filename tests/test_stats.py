@@ -51,9 +51,14 @@ def test_a_number_alone_has_two_significant_digits(value, text):
     (0.614, 0.054, "0.614 ± 0.054"), (0.036, 0.0097, "0.0360 ± 0.0097"), (0.0025, 0.003, "0.0025 ± 0.0030"),
     (2.809, 0.212, "2.81 ± 0.21"), (0.5, 0.0996, "0.50 ± 0.10"), (0.5, 0.00996, "0.500 ± 0.010"),
     (-0.459, 0.043, "-0.459 ± 0.043"), (14.894, 25.776, "15 ± 26"), (0.3, None, "0.30"), (0.3, 0.0, "0.30"),
-    (None, None, "nan")])
+    (20.000000000000004, 1.7e-16, "20"), (None, None, "nan")])
 def test_a_mean_has_the_decimals_of_its_interval_rounded_to_two_digits(mean, ci, text):
     assert stats.mean_ci(mean, ci) == text
+
+
+def test_the_interval_of_equal_values_is_zero_not_rounding_noise():
+    assert evaluate.ci95(np.full(1000, 0.2)) == 0.0 and np.std(np.full(1000, 0.2), ddof=1) > 0  # the noise it drops
+    assert evaluate.ci95([0.2, 0.4]) == pytest.approx(1.96 * np.std([0.2, 0.4], ddof=1) / np.sqrt(2))
 
 
 def test_a_cell_where_tasks_diverged_gives_the_count_and_the_median():

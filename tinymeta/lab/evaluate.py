@@ -154,9 +154,12 @@ def median(values):
 
 
 def ci95(values):
-    """Half-width of the normal 95% confidence interval of the mean: 1.96 * std / sqrt(n); None for one task."""
+    """Half-width of the normal 95% confidence interval of the mean: 1.96 * std / sqrt(n); None for one task,
+    0 if all are equal (np.std of equal floats can be 1e-17, not 0)."""
     if len(values) < 2:
         return None
+    if np.all(np.asarray(values) == values[0]):
+        return 0.0
     return finite(1.96 * np.std(values, ddof=1) / np.sqrt(len(values)))
 
 

@@ -31,10 +31,11 @@ def sig(value, digits=2):
 
 def mean_ci(mean, ci):
     """"mean ± ci": the interval to 2 significant digits, the mean to the same decimal place; without an
-    interval (one task, or all equal), the mean to 2 significant digits."""
+    interval (one task, or all equal: an interval at the mean's rounding error, 1e-16 of 20%), the mean to 2
+    significant digits."""
     if mean is None or not np.isfinite(mean):
         return "nan"
-    if not ci or not np.isfinite(ci):
+    if not ci or not np.isfinite(ci) or ci < 1e-12 * abs(mean):
         return sig(mean)
     ci = float(f"{ci:.2g}")
     decimals = max(0, 1 - int(np.floor(np.log10(ci))))
