@@ -12,8 +12,9 @@ import os
 
 from tinymeta.lab.checkpoint import write_json
 from tinymeta.lab.protocol import (BACKGROUNDS, LAKE_PUBLISHED, OMNIGLOT_ITERATIONS, OMNIGLOT_PUBLISHED, OMNIGLOT_STEPS,
-                                   RUNS, SAME, VALIDATION_TASKS)
+                                   RUNS, SAME, TWENTY_WAY, VALIDATION_TASKS)
 from tinymeta.lab.stats import mean_ci
+from tinymeta.lab.train import OMNIGLOT
 
 COMPARED_STEPS = 3  # 5-way runs beside the published cells after 3 steps, as Finn et al. test
 LAKE_STEPS = 5  # 20-way runs beside Lake et al.'s methods after 5 steps, the inner steps they are trained with
@@ -96,6 +97,8 @@ def markdown(table):
              f"run trains for {OMNIGLOT_ITERATIONS:,} meta-iterations (Finn et al. train 60,000), the budget of the whole",
              "reproduction, but" if chosen_length else "reproduction.",
              *[f"`{name}`, whose length was chosen on validation tasks too (`select/{name}.json`)." for name in chosen_length],
+             f"Inner rate on our mean cross-entropy: {OMNIGLOT['inner_lr']:g} at 5-way (Finn et al.'s 0.4 on their loss, summed",
+             f"over the 5 classes; `train.OMNIGLOT`), {TWENTY_WAY['inner_lr']:g} at 20-way (`protocol.TWENTY_WAY` says why).",
              "**same data**: a published number on the very tasks we test on; **other data**: on other",
              "characters (the full Omniglot), so beside ours, not a bar.", ""]
     if not table:
