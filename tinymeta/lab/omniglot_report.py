@@ -97,8 +97,8 @@ def markdown(table):
              f"run trains for {OMNIGLOT_ITERATIONS:,} meta-iterations (Finn et al. train 60,000), the budget of the whole",
              "reproduction, but" if chosen_length else "reproduction.",
              *[f"`{name}`, whose length was chosen on validation tasks too (`select/{name}.json`)." for name in chosen_length],
-             f"Inner rate on our mean cross-entropy: {OMNIGLOT['inner_lr']:g} at 5-way (Finn et al.'s 0.4 on their loss, summed",
-             f"over the 5 classes; `train.OMNIGLOT`), {TWENTY_WAY['inner_lr']:g} at 20-way (`protocol.TWENTY_WAY` says why).",
+             f"Inner rate on our mean cross-entropy: {OMNIGLOT['inner_lr']:.1f} at 5-way (Finn et al.'s 0.4 on their loss, summed",
+             f"over the 5 classes; `train.OMNIGLOT`), {TWENTY_WAY['inner_lr']:.1f} at 20-way (`protocol.TWENTY_WAY` says why).",
              "**same data**: a published number on the very tasks we test on; **other data**: on other",
              "characters (the full Omniglot), so beside ours, not a bar.", ""]
     if not table:
