@@ -103,11 +103,12 @@ GOALS = [("enhanced-5step-k5", 5, 5, 0.08), ("enhanced-5step-k10", 10, 5, 0.025)
 # Omniglot classification (tinymeta/omniglot.py, the two minimal background sets that ship with tinymeta).
 # 5-way runs choose settings with trials trained on the split's 146 training characters and scored on its 24
 # validation characters; the run itself then trains on both parts, 170 characters, and is tested on 1,000 tasks of
-# the split's 72 test characters, with Finn et al. 2017's MLP settings (train.OMNIGLOT: meta-batch 32, inner
-# lr 2.0 on the mean cross-entropy (their 0.4 on the sum over 5 classes), one inner step, Adam 0.001, each class turned by a multiple of 90 degrees in training), as many queries as
-# shots. 20-way 1-shot runs take Finn et al.'s 20-way settings (appendix A.1: inner lr 0.1, 5 inner steps, meta-batch
-# 16; the rate on our mean cross-entropy, see TWENTY_WAY), train on every character of a minimal background set (Lake et al.'s first, second, or both) and are scored on
-# Lake et al.'s 20 one-shot runs of the evaluation set, 400 trials, as Lake et al. score them.
+# the split's 72 test characters, with Finn et al. 2017's MLP settings (train.OMNIGLOT, which says why their inner
+# lr 0.4 is our 2.0: meta-batch 32, one inner step, Adam 0.001, each class turned by a multiple of 90 degrees in
+# training), as many queries as shots. 20-way 1-shot runs take Finn et al.'s 20-way settings (appendix A.1: inner lr
+# 0.1, 5 inner steps, meta-batch 16; see TWENTY_WAY), train on every character of a minimal background set (Lake et
+# al.'s first, second, or both) and are scored on Lake et al.'s 20 one-shot runs of the evaluation set, 400 trials,
+# as Lake et al. score them.
 OMNIGLOT_ITERATIONS = 8000  # meta-iterations of every classification run: the budget's (Finn et al. train 60,000)
 OMNIGLOT_VALIDATION_ITERATIONS = 1500  # meta-iterations of each candidate of a "train" selection
 CLASSIFIERS = ("maml", "fomaml", "reptile", "anil", "metasgd", "pretrain")
